@@ -1,0 +1,67 @@
+"""Columnar input, normalised once: numeric columns as float64 arrays, categoricals as codes.
+
+Every check works on :class:`Columns`, never on a DataFrame, so pandas, pyarrow and polars input
+share one code path and the hot loops see plain numpy arrays.
+
+* numeric column: ``float64`` ndarray, missing values as NaN (inf is kept; checks count and
+  exclude it);
+* categorical column: :class:`CategoricalColumn`, ``codes`` (``int32``, -1 for missing) into
+  ``categories`` (their string form, unique).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["CategoricalColumn", "Columns"]
+
+FloatArray = npt.NDArray[np.float64]
+CodeArray = npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CategoricalColumn:
+    """A categorical column as integer codes into its categories.
+
+    Parameters
+    ----------
+    codes
+        ``int32`` array, one code per row; -1 marks a missing value.
+    categories
+        The distinct values (as strings), indexed by code.
+    """
+
+    codes: CodeArray
+    categories: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def counts(self) -> npt.NDArray[np.int64]:
+        """Count of each category (index = code), missing values excluded."""
+        valid = self.codes[self.codes >= 0]
+        return np.bincount(valid, minlength=len(self.categories)).astype(np.int64)
+
+    @property
+    def n_missing(self) -> int:
+        """Number of missing rows."""
+        return int(np.count_nonzero(self.codes < 0))
+
+
+@dataclass(slots=True)
+class Columns:
+    """A frame normalised for checking: name -> numeric array or categorical column.
+
+    ``order`` keeps the input's column order; ``n_rows`` is the common length.
+    """
+
+    n_rows: int
+    numeric: dict[str, FloatArray] = field(default_factory=dict)
+    categorical: dict[str, CategoricalColumn] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.numeric or name in self.categorical
