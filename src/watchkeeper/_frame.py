@@ -65,3 +65,16 @@ class Columns:
 
     def __contains__(self, name: object) -> bool:
         return name in self.numeric or name in self.categorical
+
+    def take(self, rows: npt.NDArray[np.intp] | slice) -> Columns:
+        """The same columns restricted to ``rows`` (a slice gives views, no copy)."""
+        numeric = {k: v[rows] for k, v in self.numeric.items()}
+        categorical = {
+            k: CategoricalColumn(codes=v.codes[rows], categories=v.categories)
+            for k, v in self.categorical.items()
+        }
+        if isinstance(rows, slice):
+            n = len(range(*rows.indices(self.n_rows)))
+        else:
+            n = int(rows.shape[0])
+        return Columns(n_rows=n, numeric=numeric, categorical=categorical, order=list(self.order))

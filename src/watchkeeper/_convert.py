@@ -1,0 +1,185 @@
+"""Reading user data (pandas, pyarrow, polars, mappings) into :class:`~watchkeeper._frame.Columns`.
+
+This is the one place that knows about dataframe libraries. It converts each column once:
+numeric columns to float64 (missing -> NaN), categorical and boolean columns to integer codes
+into their distinct values (missing -> -1), with categories compared by their string form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from watchkeeper._frame import CategoricalColumn, Columns
+from watchkeeper.errors import EmptyInputError, InvalidInputError, SchemaError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from watchkeeper.schema import Schema
+
+__all__ = ["to_columns", "to_pandas"]
+
+
+def _is_arrow(data: Any) -> bool:
+    mod = type(data).__module__
+    return mod.startswith("pyarrow") and hasattr(data, "column_names")
+
+
+def to_pandas(data: Any) -> pd.DataFrame:
+    """Return ``data`` as a pandas DataFrame (no copy when it already is one).
+
+    Accepts a pandas DataFrame, a pyarrow Table or RecordBatch, a polars DataFrame, or a
+    mapping of column name -> array-like.
+    """
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if _is_arrow(data):
+        return data.to_pandas()
+    if type(data).__module__.startswith("polars"):
+        return data.to_arrow().to_pandas()
+    if isinstance(data, Mapping):
+        return pd.DataFrame(dict(data))
+    raise InvalidInputError(
+        "Expected a pandas DataFrame, pyarrow Table, polars DataFrame or a mapping of "
+        f"columns. Got {type(data).__name__} instead."
+    )
+
+
+def to_columns(data: Any, schema: Schema, names: Sequence[str], *, what: str) -> Columns:
+    """Convert the named columns of ``data`` as ``schema`` says.
+
+    Parameters
+    ----------
+    data
+        The frame.
+    schema
+        Kinds of the columns (numeric -> float64; categorical/boolean -> codes). Datetime and
+        text columns are not converted.
+    names
+        Which columns to convert; each must be in ``data``.
+    what
+        "reference" or "current", for error messages.
+
+    Raises
+    ------
+    EmptyInputError
+        The frame has no rows.
+    SchemaError
+        A numeric column holds values that cannot be read as numbers.
+    """
+    if type(data).__module__.startswith("polars"):
+        data = data.to_arrow()
+    if _is_arrow(data):
+        return _arrow_to_columns(data, schema, names, what=what)
+    df = to_pandas(data)
+    if len(df) == 0:
+        raise EmptyInputError(f"The {what} data has no rows.")
+    out = Columns(n_rows=len(df))
+    for name in names:
+        spec = schema[name]
+        series = df[name]
+        if spec.kind == "numeric":
+            out.numeric[name] = _pandas_numeric(series, name, what)
+        elif spec.is_categorical:
+            out.categorical[name] = _pandas_categorical(series)
+        else:
+            continue
+        out.order.append(name)
+    return out
+
+
+def _pandas_numeric(series: pd.Series[Any], name: str, what: str) -> np.ndarray[Any, Any]:
+    import pandas as pd
+
+    dtype = series.dtype
+    try:
+        if pd.api.types.is_bool_dtype(dtype):
+            return series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if pd.api.types.is_timedelta64_dtype(dtype):
+            values = series.to_numpy(dtype="m8[ns]").astype(np.int64).astype(np.float64)
+            values[series.isna().to_numpy()] = np.nan
+            return values
+        if pd.api.types.is_numeric_dtype(dtype):
+            return series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(
+            f"Column {name!r} of the {what} data is numeric in the schema but holds values "
+            f"that are not numbers ({exc}); fix the data or make the column categorical."
+        ) from exc
+
+
+def _pandas_categorical(series: pd.Series[Any]) -> CategoricalColumn:
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.int32)
+        uniques: Sequence[Any] = list(series.cat.categories)
+    else:
+        raw_codes, raw_uniques = pd.factorize(series, use_na_sentinel=True)
+        codes = raw_codes.astype(np.int32, copy=False)
+        uniques = list(raw_uniques)
+    return _dedupe_labels(codes, [_label(u) for u in uniques])
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _dedupe_labels(codes: np.ndarray[Any, Any], labels: list[str]) -> CategoricalColumn:
+    """Merge categories whose string forms coincide (e.g. ``1`` and ``1.0``)."""
+    if len(set(labels)) == len(labels):
+        return CategoricalColumn(codes=codes, categories=tuple(labels))
+    first: dict[str, int] = {}
+    remap = np.empty(len(labels), dtype=np.int32)
+    for i, lab in enumerate(labels):
+        remap[i] = first.setdefault(lab, len(first))
+    new_codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1).astype(np.int32)
+    return CategoricalColumn(codes=new_codes, categories=tuple(first))
+
+
+def _arrow_to_columns(table: Any, schema: Schema, names: Sequence[str], *, what: str) -> Columns:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        raise EmptyInputError(f"The {what} data has no rows.")
+    out = Columns(n_rows=int(table.num_rows))
+    for name in names:
+        spec = schema[name]
+        col = table.column(name) if hasattr(table, "column") else table[name]
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        if spec.kind == "numeric":
+            try:
+                as_float = pc.cast(col, pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise SchemaError(
+                    f"Column {name!r} of the {what} data is numeric in the schema but has "
+                    f"arrow type {col.type}; fix the data or make the column categorical."
+                ) from exc
+            out.numeric[name] = np.asarray(
+                pc.fill_null(as_float, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64
+            )
+        elif spec.is_categorical:
+            if not pa.types.is_dictionary(col.type):
+                col = pc.dictionary_encode(col)
+            codes = np.asarray(
+                pc.fill_null(col.indices.cast(pa.int32()), -1).to_numpy(zero_copy_only=False),
+                dtype=np.int32,
+            )
+            labels = [_label(v) for v in col.dictionary.to_pylist()]
+            out.categorical[name] = _dedupe_labels(codes, labels)
+        else:
+            continue
+        out.order.append(name)
+    return out

@@ -1,0 +1,287 @@
+"""The fitted reference of a model's data: :class:`Baseline`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from watchkeeper._frame import Columns
+from watchkeeper.baseline._options import FitOptions
+from watchkeeper.baseline._profiles import (
+    CategoricalProfile,
+    NumericProfile,
+    fit_categorical,
+    fit_numeric,
+)
+from watchkeeper.errors import EmptyInputError, InvalidParameterError
+from watchkeeper.schema import Schema
+
+if TYPE_CHECKING:
+    from watchkeeper.baseline._encode import FrameEncoder
+    from watchkeeper.baseline._manifold import DomainClassifierReference, ManifoldReference
+    from watchkeeper.baseline._pca import PCAReconstructionModel
+    from watchkeeper.monitor.report import Report
+
+__all__ = ["CHECKED_ROLES", "Baseline", "Progress"]
+
+Profile = NumericProfile | CategoricalProfile
+Progress = Callable[[str], None]
+"""Called with a short description as each phase of long work starts."""
+
+CHECKED_ROLES = ("feature", "target", "prediction", "prediction_proba")
+_ENCODE_CHUNK = 131_072
+
+
+class Baseline:
+    """The reference a model's production data is compared with, fitted once.
+
+    Build one with :meth:`fit`; then :meth:`compare` any number of windows against it. Fitting
+    does once what every comparison needs: sorted finite values, moments, quantiles and bin
+    counts per numeric column; category tables per categorical column; the multivariate
+    models (a PCA on a reference subsample by default).
+
+    Examples
+    --------
+    >>> from watchkeeper.datasets import churn
+    >>> baseline = Baseline.fit(churn(5_000, seed=1), target="churned")
+    >>> report = baseline.compare(churn(5_000, seed=2, scenario="covariate_drift"))
+    >>> [c.column for c in report.alerts if c.column][:2]  # doctest: +SKIP
+    ['monthly_charges', 'tenure_months']
+    """
+
+    def __init__(
+        self,
+        *,
+        schema: Schema,
+        profiles: Mapping[str, Profile],
+        options: FitOptions,
+        n_reference: int,
+        encoder: FrameEncoder | None = None,
+        pca: PCAReconstructionModel | None = None,
+        domain: DomainClassifierReference | None = None,
+        manifold: ManifoldReference | None = None,
+        fitted_at: str | None = None,
+    ) -> None:
+        self.schema = schema
+        self.profiles = dict(profiles)
+        self.options = options
+        self.n_reference = n_reference
+        self.encoder = encoder
+        self.pca = pca
+        self.domain = domain
+        self.manifold = manifold
+        self.fitted_at = fitted_at or datetime.now(UTC).isoformat()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Baseline columns={len(self.profiles)} rows={self.n_reference} "
+            f"multivariate={list(self.options.multivariate)}>"
+        )
+
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def fit(
+        cls,
+        reference: Any,
+        schema: Schema | None = None,
+        *,
+        target: str | None = None,
+        prediction: str | None = None,
+        prediction_proba: str | None = None,
+        progress: Progress | None = None,
+        n_jobs: int | None = None,
+        **options: Any,
+    ) -> Baseline:
+        """Fit the baseline on reference (training or validation) data.
+
+        Parameters
+        ----------
+        reference
+            pandas DataFrame, pyarrow Table, polars DataFrame or mapping of columns.
+        schema
+            The columns' kinds and roles; inferred from ``reference`` when None (then
+            ``target``, ``prediction`` and ``prediction_proba`` name those roles).
+        progress
+            Called with a description as each phase starts (the CLI draws a progress bar).
+        n_jobs
+            Threads for per-column work (default: one per core).
+        **options
+            :class:`~watchkeeper.baseline._options.FitOptions` fields: ``bins``, ``binning``,
+            ``multivariate``, ``pca_max_rows``, ``pca_n_components``, ``domain_max_rows``,
+            ``manifold_max_rows``, ``seed``.
+
+        Raises
+        ------
+        EmptyInputError
+            The reference has no rows or no column that can be checked.
+        InvalidParameterError, UnknownMethodError
+            An option is out of range or unknown.
+        """
+        from watchkeeper._convert import to_columns
+
+        unknown = set(options) - set(FitOptions.field_names())
+        if unknown:
+            raise InvalidParameterError(
+                f"Unknown option(s) {sorted(unknown)} for Baseline.fit; valid options are "
+                f"{', '.join(FitOptions.field_names())}."
+            )
+        opts = FitOptions(**options)
+        if schema is None:
+            schema = Schema.infer(
+                reference, target=target, prediction=prediction, prediction_proba=prediction_proba
+            )
+        elif not isinstance(schema, Schema):
+            raise InvalidParameterError(
+                f"The 'schema' parameter of Baseline.fit must be a Schema. Got "
+                f"{type(schema).__name__} instead."
+            )
+        names = [
+            c.name
+            for c in schema
+            if c.role in CHECKED_ROLES and (c.kind == "numeric" or c.is_categorical)
+        ]
+        if progress:
+            progress("reading the reference")
+        cols = to_columns(reference, schema, names, what="reference")
+        if not names:
+            raise EmptyInputError(
+                "The reference has no numeric or categorical column to compare "
+                f"(schema: {schema!r})."
+            )
+        if progress:
+            progress("profiling reference columns")
+        profiles = _fit_profiles(cols, schema, names, opts, n_jobs)
+        baseline = cls(schema=schema, profiles=profiles, options=opts, n_reference=cols.n_rows)
+        if opts.multivariate:
+            if progress:
+                progress("fitting multivariate models")
+            baseline._fit_multivariate(cols)
+        return baseline
+
+    def _fit_multivariate(self, cols: Columns) -> None:
+        from watchkeeper.baseline._encode import FrameEncoder
+        from watchkeeper.errors import InvalidInputError
+
+        features = [c.name for c in self.schema.features if c.name in self.profiles]
+        if len(features) < 2:
+            return  # multivariate checks need at least two features; they report skipped
+        opts = self.options
+        self.encoder = FrameEncoder.fit(cols, features=features)
+        want = max(
+            opts.pca_max_rows if "pca_reconstruction" in opts.multivariate else 0,
+            opts.domain_max_rows if "domain_classifier" in opts.multivariate else 0,
+            opts.manifold_max_rows if "manifold" in opts.multivariate else 0,
+        )
+        rng = np.random.default_rng(opts.seed)
+        rows = (
+            np.sort(rng.choice(cols.n_rows, size=want, replace=False))
+            if cols.n_rows > want
+            else slice(None)
+        )
+        x = self.encoder.transform(cols.take(rows))
+        try:
+            if "pca_reconstruction" in opts.multivariate:
+                from watchkeeper.baseline._pca import PCAReconstructionModel
+
+                self.pca = PCAReconstructionModel.fit(
+                    x, n_components=opts.pca_n_components, max_rows=opts.pca_max_rows,
+                    seed=opts.seed,
+                )
+            if "domain_classifier" in opts.multivariate:
+                from watchkeeper.baseline._manifold import DomainClassifierReference
+
+                self.domain = DomainClassifierReference.fit(
+                    x, max_rows=opts.domain_max_rows, seed=opts.seed,
+                    feature_names=self.encoder.features_,
+                )
+            if "manifold" in opts.multivariate:
+                from watchkeeper.baseline._manifold import ManifoldReference
+
+                self.manifold = ManifoldReference.fit(
+                    x, max_rows=opts.manifold_max_rows, seed=opts.seed
+                )
+        except InvalidInputError:
+            # Too small a reference for a multivariate model: its check reports skipped.
+            return
+
+    # ------------------------------------------------------------------ comparing
+    def compare(
+        self,
+        current: Any,
+        *,
+        checks: Sequence[str] | None = None,
+        progress: Progress | None = None,
+        **options: Any,
+    ) -> Report:
+        """Compare a window of production data with this baseline.
+
+        Parameters
+        ----------
+        current
+            The window (same kinds of input as :meth:`fit`).
+        checks
+            Check families or names to run: ``"drift"`` (every drift check, the default),
+            or some of ``"drift.columns"``, ``"drift.dataset"``, ``"drift.prediction"``,
+            ``"drift.target"``, ``"drift.pca_reconstruction"``,
+            ``"drift.domain_classifier"``, ``"drift.manifold"``.
+        **options
+            :class:`~watchkeeper.drift._options.DriftOptions` fields (``alpha``,
+            ``correction``, ``delta_numeric``, ``delta_categorical``, ``methods``, ...).
+        """
+        # The monitoring layer runs the checks; the baseline only holds what they need.
+        from watchkeeper.monitor._run import run_checks
+
+        return run_checks(self, current, checks=checks, progress=progress, **options)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the baseline to one ``.npz`` file (JSON metadata + arrays, no pickle).
+
+        The file is written to a temporary name and renamed, so a failed save never leaves a
+        half-written baseline behind. Returns the path written.
+        """
+        from watchkeeper.baseline._store import save_baseline
+
+        return save_baseline(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Baseline:
+        """Read a baseline written by :meth:`save`.
+
+        Raises
+        ------
+        SerializationError
+            The file is missing, not a baseline, or of an unsupported format version.
+        """
+        from watchkeeper.baseline._store import load_baseline
+
+        return load_baseline(Path(path))
+
+
+def _fit_profiles(
+    cols: Columns, schema: Schema, names: Sequence[str], opts: FitOptions, n_jobs: int | None
+) -> dict[str, Profile]:
+    def one(name: str) -> Profile:
+        if name in cols.numeric:
+            return fit_numeric(
+                name,
+                cols.numeric[name],
+                discrete=schema[name].discrete,
+                bins=opts.bins,
+                binning=opts.binning,
+            )
+        return fit_categorical(name, cols.categorical[name])
+
+    workers = n_jobs or min(len(names), os.cpu_count() or 1) or 1
+    if workers > 1 and len(names) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            fitted = list(pool.map(one, names))
+    else:
+        fitted = [one(n) for n in names]
+    return dict(zip(names, fitted, strict=True))

@@ -1,0 +1,27 @@
+"""Seeded synthetic data sets for tests, the demo and the benchmarks.
+
+:func:`churn` draws a customer-churn table (features, target, a model's score and
+prediction) under a reference distribution or a named scenario (covariate drift, an unseen
+category, concept drift, a data-quality incident); :func:`churn_schema_hints` names the
+role of each of its columns.
+"""
+
+from __future__ import annotations
+
+from watchkeeper.datasets.churn import (
+    CHURN_LEVELS,
+    CHURN_REFERENCE_SD,
+    CHURN_SCENARIOS,
+    ChurnSchemaHints,
+    churn,
+    churn_schema_hints,
+)
+
+__all__ = [
+    "CHURN_LEVELS",
+    "CHURN_REFERENCE_SD",
+    "CHURN_SCENARIOS",
+    "ChurnSchemaHints",
+    "churn",
+    "churn_schema_hints",
+]

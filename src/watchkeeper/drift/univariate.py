@@ -1,0 +1,324 @@
+"""Per-column drift: each column of the window against its reference profile.
+
+The default rule (see :mod:`watchkeeper.drift._options`) needs two numbers per column, a
+p-value and an effect size: KS + normalized Wasserstein for numeric columns, chi-square +
+Jensen-Shannon distance for categorical ones. Both come from the prepared reference (sorted
+values, category table) and the window prepared once (sorted finite values, aligned counts).
+Columns run in threads: the sorts, searches and merges are numpy calls that release the GIL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from watchkeeper._frame import Columns
+from watchkeeper.baseline._profiles import (
+    CategoricalProfile,
+    NumericProfile,
+    PreparedCategorical,
+    PreparedNumeric,
+    prepare_categorical,
+    prepare_numeric,
+)
+from watchkeeper.drift._options import DriftOptions, MethodChoice
+from watchkeeper.drift.methods import METHODS, MethodOutcome
+from watchkeeper.results import CheckResult, Status
+
+__all__ = ["ColumnTarget", "column_drift"]
+
+Profile = NumericProfile | CategoricalProfile
+_TOP = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnTarget:
+    """A column to check: its name, role and fitted reference profile."""
+
+    name: str
+    role: str
+    profile: Profile
+
+
+@dataclass(slots=True)
+class _Measured:
+    target: ColumnTarget
+    kind: str
+    n: int
+    n_valid: int
+    skip_reason: str | None
+    choice: MethodChoice | None
+    test: MethodOutcome | None  # default rule: the test; chosen method: its outcome
+    effect: MethodOutcome | None  # default rule: the effect size
+    info: dict[str, Any]
+
+
+def column_drift(
+    targets: Sequence[ColumnTarget], current: Columns, options: DriftOptions
+) -> list[CheckResult]:
+    """Check each target column of ``current`` against its profile.
+
+    Feature columns under the default rule form one family for the multiple-testing
+    correction; prediction and target columns are each their own question.
+    """
+    workers = options.n_jobs or min(len(targets), os.cpu_count() or 1) or 1
+    if workers > 1 and len(targets) > 1:
+        # Largest numeric work first, so the threads finish together.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            measured = list(pool.map(lambda t: _measure(t, current, options), targets))
+    else:
+        measured = [_measure(t, current, options) for t in targets]
+
+    corrected = _correct(measured, options)
+    return [_decide(m, corrected.get(m.target.name), options) for m in measured]
+
+
+def _measure(target: ColumnTarget, current: Columns, options: DriftOptions) -> _Measured:
+    prof = target.profile
+    kind = "numeric" if isinstance(prof, NumericProfile) else "categorical"
+    choice = options.choice_for(target.name, kind)
+    if choice is not None and not METHODS[choice.method].supports(kind):
+        from watchkeeper.errors import InvalidParameterError
+
+        valid = sorted(n for n, m in METHODS.items() if m.supports(kind))
+        raise InvalidParameterError(
+            f"Drift method {choice.method!r} does not apply to {kind} column "
+            f"{target.name!r}; {kind} methods are {', '.join(valid)}."
+        )
+    if isinstance(prof, NumericProfile):
+        prep_n = prepare_numeric(current.numeric[target.name])
+        info = _numeric_info(prof, prep_n)
+        m = _Measured(target, kind, prep_n.n, prep_n.n_valid, None, choice, None, None, info)
+        m.skip_reason = _skip_reason(prof.n_valid, prep_n.n_valid, prep_n.n, options)
+        if m.skip_reason is None:
+            if choice is None:
+                m.test = METHODS["ks"].numeric(prof, prep_n, options.eps)  # type: ignore[misc]
+                m.effect = METHODS["wasserstein"].numeric(  # type: ignore[misc]
+                    prof, prep_n, options.eps
+                )
+            else:
+                m.test = METHODS[choice.method].numeric(  # type: ignore[misc]
+                    prof, prep_n, options.eps
+                )
+        return m
+    prep_c = prepare_categorical(prof, current.categorical[target.name])
+    info = _categorical_info(prof, prep_c)
+    m = _Measured(target, kind, prep_c.n, prep_c.n_valid, None, choice, None, None, info)
+    m.skip_reason = _skip_reason(prof.n_valid, prep_c.n_valid, prep_c.n, options)
+    if m.skip_reason is None:
+        if choice is None:
+            m.test = METHODS["chi2"].categorical(prof, prep_c, options.eps)  # type: ignore[misc]
+            m.effect = METHODS["jensen_shannon"].categorical(  # type: ignore[misc]
+                prof, prep_c, options.eps
+            )
+        else:
+            m.test = METHODS[choice.method].categorical(  # type: ignore[misc]
+                prof, prep_c, options.eps
+            )
+    return m
+
+
+def _skip_reason(n_ref: int, n_cur: int, n_rows: int, options: DriftOptions) -> str | None:
+    if n_rows > 0 and n_cur == 0:
+        return "every value in the current window is missing or infinite"
+    if n_ref == 0:
+        return "every value in the reference is missing or infinite"
+    if n_cur < options.min_rows:
+        return f"only {n_cur} usable values in the current window (min_rows={options.min_rows})"
+    if n_ref < options.min_rows:
+        return f"only {n_ref} usable values in the reference (min_rows={options.min_rows})"
+    return None
+
+
+def _correct(measured: Sequence[_Measured], options: DriftOptions) -> dict[str, float]:
+    family = [
+        m
+        for m in measured
+        if m.target.role == "feature" and m.choice is None and m.test is not None
+    ]
+    if not family:
+        return {}
+    raw = np.array([m.test.p_value for m in family if m.test is not None], dtype=np.float64)
+    if options.correction == "none":
+        adjusted = raw
+    else:
+        from watchkeeper.stats import correct
+
+        adjusted = np.asarray(correct(raw, method=options.correction, alpha=options.alpha).p_values)
+    return {m.target.name: float(p) for m, p in zip(family, adjusted, strict=True)}
+
+
+def _check_name(m: _Measured) -> str:
+    if m.target.role in ("prediction", "prediction_proba"):
+        return "drift.prediction"
+    if m.target.role == "target":
+        return "drift.target"
+    if m.choice is not None:
+        return f"drift.{m.choice.method}"
+    return "drift.wasserstein" if m.kind == "numeric" else "drift.jensen_shannon"
+
+
+def _decide(m: _Measured, p_corrected: float | None, options: DriftOptions) -> CheckResult:
+    name = _check_name(m)
+    n_ref = m.target.profile.n_valid
+    details: dict[str, Any] = {"role": m.target.role, "kind": m.kind, **m.info}
+    if m.skip_reason is not None or m.test is None:
+        return CheckResult(
+            check=name,
+            column=m.target.name,
+            value=None,
+            status="skipped",
+            reason=m.skip_reason or "not checked",
+            n=m.n_valid,
+            n_reference=n_ref,
+            details=details,
+        )
+    if m.choice is not None:
+        return _decide_chosen(m, name, details, options)
+
+    assert m.effect is not None  # the default rule always measures both  # noqa: S101
+    delta = options.delta_numeric if m.kind == "numeric" else options.delta_categorical
+    warn_at = delta * options.warning_fraction
+    is_feature = m.target.role == "feature"
+    p_raw = float(m.test.p_value) if m.test.p_value is not None else 1.0
+    p = p_corrected if (is_feature and p_corrected is not None) else p_raw
+    effect = m.effect.value
+    test_name = "ks" if m.kind == "numeric" else "chi2"
+    effect_name = (
+        "normalized Wasserstein distance" if m.kind == "numeric" else "Jensen-Shannon distance"
+    )
+    significant = p < options.alpha
+    status: Status
+    if significant and effect >= delta:
+        status = "alert"
+    elif significant and effect >= warn_at:
+        status = "warning"
+    else:
+        status = "ok"
+    corr = options.correction if is_feature else "none"
+    p_text = f"{test_name} p={p:.3g}" + (f" ({corr}-corrected)" if corr != "none" else "")
+    if status == "alert":
+        reason = f"{effect_name} {effect:.3g} >= {delta:g} and {p_text} < {options.alpha:g}"
+    elif status == "warning":
+        reason = (
+            f"{effect_name} {effect:.3g} >= {warn_at:g} (warning level) and "
+            f"{p_text} < {options.alpha:g}"
+        )
+    elif significant:
+        reason = (
+            f"statistically significant ({p_text}) but {effect_name} {effect:.3g} is below "
+            f"{warn_at:g}: too small to matter"
+        )
+    else:
+        reason = f"no significant change ({p_text} >= {options.alpha:g})"
+    details.update(
+        {
+            "method": f"{test_name}+{'wasserstein' if m.kind == 'numeric' else 'jensen_shannon'}",
+            "test": test_name,
+            "statistic": m.test.value,
+            "p_value_raw": p_raw,
+            "correction": corr,
+            "alpha": options.alpha,
+            "delta": delta,
+            **{f"effect_{k}": v for k, v in m.effect.details.items()},
+        }
+    )
+    return CheckResult(
+        check=name,
+        column=m.target.name,
+        value=effect,
+        reference_value=0.0,
+        p_value=p,
+        threshold=delta,
+        warning_threshold=warn_at,
+        status=status,
+        reason=reason,
+        n=m.n_valid,
+        n_reference=n_ref,
+        details=details,
+    )
+
+
+def _decide_chosen(
+    m: _Measured, name: str, details: dict[str, Any], options: DriftOptions
+) -> CheckResult:
+    assert m.choice is not None and m.test is not None  # noqa: S101
+    method = METHODS[m.choice.method]
+    t = m.choice.threshold
+    out = m.test
+    if method.is_test:
+        p = float(out.p_value) if out.p_value is not None else 1.0
+        alert = p < t
+        reason = f"{method.name} p={p:.3g} {'<' if alert else '>='} {t:g}"
+    else:
+        alert = out.value >= t
+        reason = f"{method.name} {out.value:.3g} {'>=' if alert else '<'} {t:g}"
+    details.update({"method": method.name, **out.details})
+    return CheckResult(
+        check=name,
+        column=m.target.name,
+        value=out.value,
+        reference_value=None if method.is_test else 0.0,
+        p_value=out.p_value,
+        threshold=t,
+        status="alert" if alert else "ok",
+        reason=reason,
+        n=m.n_valid,
+        n_reference=m.target.profile.n_valid,
+        details=details,
+    )
+
+
+def _numeric_info(prof: NumericProfile, cur: PreparedNumeric) -> dict[str, Any]:
+    s = cur.sorted
+    info: dict[str, Any] = {
+        "n_missing": cur.n_missing,
+        "n_inf": cur.n_inf,
+        "reference_mean": prof.mean,
+        "reference_std": prof.std,
+        "reference_quantiles": dict(zip(("p01", "p05", "p25", "p50", "p75", "p95", "p99"),
+                                        prof.quantiles, strict=True)),
+    }
+    if s.shape[0]:
+        info["current_mean"] = float(np.mean(s))
+        info["current_std"] = float(np.std(s))
+        idx = np.minimum((np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) * s.shape[0])
+                         .astype(np.int64), s.shape[0] - 1)
+        info["current_quantiles"] = dict(
+            zip(("p01", "p05", "p25", "p50", "p75", "p95", "p99"), s[idx].tolist(), strict=True)
+        )
+    return info
+
+
+def _categorical_info(prof: CategoricalProfile, cur: PreparedCategorical) -> dict[str, Any]:
+    ref_total = max(prof.n_valid, 1)
+    cur_total = max(cur.n_valid, 1)
+    ref_share = prof.counts / ref_total
+    cur_share = cur.counts / cur_total
+    diff = np.abs(cur_share - ref_share)
+    order = np.argsort(-diff, kind="stable")[:_TOP]
+    changes = [
+        {
+            "category": prof.categories[i],
+            "reference_share": float(ref_share[i]),
+            "current_share": float(cur_share[i]),
+        }
+        for i in order
+        if diff[i] > 0
+    ]
+    unseen: Mapping[str, int] = dict(
+        sorted(cur.unseen.items(), key=lambda kv: (-kv[1], kv[0]))[:_TOP]
+    )
+    return {
+        "n_missing": cur.n_missing,
+        "n_categories_reference": len(prof.categories),
+        "n_unseen": cur.n_unseen,
+        "unseen_share": cur.n_unseen / cur_total,
+        "unseen_examples": dict(unseen),
+        "top_changes": changes,
+    }

@@ -1,0 +1,192 @@
+"""Cell formatting shared by every rendering of a :class:`~watchkeeper.monitor.report.Report`.
+
+Private. Every renderer turns a :class:`CheckResult` into the same seven cells (status, check,
+column, value, p-value, threshold, reason) through :func:`cells`, so the text table, the
+Markdown, the HTML and the rich table show the same strings and differ only in escaping.
+
+* ``None`` renders as :data:`MISSING` (an en dash) everywhere.
+* Numbers keep four significant digits; p-values below 0.001 use two-digit scientific
+  notation (``3.2e-05``).
+* Names come from user data and may hold anything: :func:`clean` replaces every
+  non-printable character (newlines, tabs, ANSI escapes, bidi overrides) with its Python
+  escape, so no cell can break a line, move the cursor or colour a terminal.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from watchkeeper.results import CheckResult, Status
+
+__all__ = [
+    "HEADERS",
+    "MISSING",
+    "NUMERIC_COLUMNS",
+    "SEVERITY_ORDER",
+    "cells",
+    "clean",
+    "context_line",
+    "display_width",
+    "format_number",
+    "format_p_value",
+    "ordered",
+    "status_phrase",
+    "truncate",
+]
+
+MISSING = "–"
+"""What a missing value (None) renders as, in every format."""
+
+HEADERS: tuple[str, ...] = ("status", "check", "column", "value", "p_value", "threshold", "reason")
+"""The columns of every rendered table, in order."""
+
+NUMERIC_COLUMNS = frozenset({3, 4, 5})
+"""Indices of :data:`HEADERS` that hold numbers (right-aligned)."""
+
+SEVERITY_ORDER: tuple[Status, ...] = ("alert", "warning", "ok", "skipped")
+"""Statuses from the most to the least pressing: the order of every rendering."""
+
+_RANK: dict[str, int] = {status: rank for rank, status in enumerate(SEVERITY_ORDER)}
+
+_NOUNS: dict[str, tuple[str, str]] = {
+    "alert": ("alert", "alerts"),
+    "warning": ("warning", "warnings"),
+    "ok": ("ok", "ok"),
+    "skipped": ("skipped", "skipped"),
+}
+
+
+def ordered(checks: Iterable[CheckResult]) -> list[CheckResult]:
+    """Problems first: alert, warning, then ok, then skipped; input order within a status."""
+    return sorted(checks, key=lambda c: _RANK.get(c.status, len(_RANK)))
+
+
+def format_number(value: float | None) -> str:
+    """Four significant digits; plain digits between 1e4 and 1e6; ``–`` for None.
+
+    Examples
+    --------
+    >>> [format_number(v) for v in (None, 0.0, 0.123456, 3.0, 52340.12, 1.5e7, -2.5e-6)]
+    ['–', '0', '0.1235', '3', '52340', '1.5e+07', '-2.5e-06']
+    """
+    if value is None:
+        return MISSING
+    if value == 0:
+        return "0"
+    if 1e4 <= abs(value) < 1e6:
+        return f"{value:.0f}"
+    return f"{value:.4g}"
+
+
+def format_p_value(p_value: float | None) -> str:
+    """Four significant digits down to 0.001, then two-digit scientific notation.
+
+    Examples
+    --------
+    >>> [format_p_value(p) for p in (None, 0.0, 1.0, 0.04996, 0.0012, 3.2e-05)]
+    ['–', '0', '1', '0.04996', '0.0012', '3.2e-05']
+    """
+    if p_value is None:
+        return MISSING
+    if p_value == 0:
+        return "0"
+    if abs(p_value) < 1e-3:
+        return f"{p_value:.1e}"
+    return f"{p_value:.4g}"
+
+
+def clean(text: str) -> str:
+    r"""Replace each non-printable character with its Python escape.
+
+    Examples
+    --------
+    >>> clean("a\tb\x1b[31m")
+    'a\\tb\\x1b[31m'
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
+def cells(check: CheckResult) -> tuple[str, ...]:
+    """The seven cleaned (not yet escaped) cells of one result, in :data:`HEADERS` order."""
+    return (
+        clean(check.status),
+        clean(check.check),
+        MISSING if check.column is None else clean(check.column),
+        format_number(check.value),
+        format_p_value(check.p_value),
+        format_number(check.threshold),
+        clean(check.reason) if check.reason else MISSING,
+    )
+
+
+def status_phrase(counts: Mapping[Status, int]) -> str:
+    """``0 alerts, 1 warning, 20 ok`` (ok and skipped only when present); ``no checks``.
+
+    Examples
+    --------
+    >>> status_phrase({"ok": 20, "warning": 1, "alert": 0, "skipped": 0})
+    '0 alerts, 1 warning, 20 ok'
+    """
+    if not any(counts.values()):
+        return "no checks"
+    parts = []
+    for status in SEVERITY_ORDER:
+        n = counts.get(status, 0)
+        if n or status in ("alert", "warning"):
+            singular, plural = _NOUNS[status]
+            parts.append(f"{n} {singular if n == 1 else plural}")
+    return ", ".join(parts)
+
+
+def context_line(
+    n_reference: int, n_current: int, dataset_drift: bool | None, n_drifted: int
+) -> str | None:
+    """A second summary line with the sizes and drift verdicts that are known, else None."""
+    parts = []
+    if n_reference or n_current:
+        parts.append(f"reference rows: {n_reference}, current rows: {n_current}")
+    if dataset_drift is not None:
+        parts.append(f"dataset drift: {'yes' if dataset_drift else 'no'}")
+    if n_drifted:
+        parts.append(f"drifted columns: {n_drifted}")
+    if not parts:
+        return None
+    line = "; ".join(parts)
+    return line[0].upper() + line[1:]
+
+
+def display_width(text: str) -> int:
+    """Terminal columns the text takes: wide (East Asian) characters count two, combining 0."""
+    if text.isascii():
+        return len(text)
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def truncate(text: str, width: int) -> str:
+    """Cut the text to at most ``width`` terminal columns, ending with ``…`` when cut."""
+    if display_width(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        w = display_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"

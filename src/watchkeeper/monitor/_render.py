@@ -1,0 +1,296 @@
+"""Renderings of a :class:`~watchkeeper.monitor.report.Report`: text, Markdown, HTML, rich.
+
+Private; :class:`~watchkeeper.monitor.report.Report` is the public entry point. Every renderer
+orders the results the same way (alerts, warnings, ok, skipped; input order within a status),
+shows the same cells (:func:`watchkeeper.monitor._format.cells`) and escapes them for its own
+format: Markdown escapes pipes and inline markup, HTML goes through :func:`html.escape`, rich
+gets :class:`rich.text.Text` objects (never markup strings).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import TYPE_CHECKING, Any
+
+from watchkeeper.monitor._format import (
+    HEADERS,
+    NUMERIC_COLUMNS,
+    cells,
+    context_line,
+    display_width,
+    ordered,
+    status_phrase,
+    truncate,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from rich.console import Console
+
+    from watchkeeper.monitor.report import Summary
+    from watchkeeper.results import CheckResult
+
+__all__ = [
+    "render_html_document",
+    "render_html_fragment",
+    "render_markdown",
+    "render_rich",
+    "render_text",
+]
+
+_PROBLEMS = ("alert", "warning")
+_SEP = "  "
+# When a text table is too wide, shrink these columns (index, narrowest allowed) in this order.
+_SHRINK_ORDER = ((6, 10), (2, 8), (1, 8))
+
+_HTML_COLOURS = {"alert": "#c62828", "warning": "#e65100", "ok": "#2e7d32", "skipped": "#757575"}
+_RICH_MIN_WIDTHS = {1: 8, 2: 6, 6: 10}
+_RICH_STYLES = {"alert": "bold red", "warning": "yellow", "ok": "green", "skipped": "dim"}
+
+
+def _split(checks: Sequence[CheckResult]) -> tuple[list[CheckResult], list[CheckResult]]:
+    rows = ordered(checks)
+    problems = [c for c in rows if c.status in _PROBLEMS]
+    return problems, [c for c in rows if c.status not in _PROBLEMS]
+
+
+def _context(summary: Summary) -> str | None:
+    return context_line(
+        summary.n_reference,
+        summary.n_current,
+        summary.dataset_drift,
+        len(summary.drifted_columns),
+    )
+
+
+def _rest_phrase(rest: Sequence[CheckResult]) -> str:
+    n = len(rest)
+    return f"{n} other check{'' if n == 1 else 's'}"
+
+
+# --------------------------------------------------------------------------- plain text
+
+
+def _fit(widths: list[int], width: int) -> list[int]:
+    """Shrink the reason, column and check widths until the table fits in ``width``."""
+    widths = list(widths)
+    excess = sum(widths) + len(_SEP) * (len(widths) - 1) - width
+    for index, narrowest in _SHRINK_ORDER:
+        if excess <= 0:
+            break
+        cut = min(excess, max(0, widths[index] - narrowest))
+        widths[index] -= cut
+        excess -= cut
+    return widths
+
+
+def _text_table(rows: list[tuple[str, ...]], width: int | None) -> list[str]:
+    table = [HEADERS, *rows]
+    widths = [max(display_width(row[i]) for row in table) for i in range(len(HEADERS))]
+    if width is not None:
+        widths = _fit(widths, width)
+    lines = []
+    for k, row in enumerate(table):
+        parts = []
+        for i, cell in enumerate(row):
+            cell = truncate(cell, widths[i])
+            pad = " " * (widths[i] - display_width(cell))
+            parts.append(pad + cell if i in NUMERIC_COLUMNS else cell + pad)
+        lines.append(_SEP.join(parts).rstrip())
+        if k == 0:
+            lines.append(_SEP.join("-" * w for w in widths))
+    return lines
+
+
+def render_text(
+    checks: Sequence[CheckResult], summary: Summary, *, width: int | None, only: str
+) -> str:
+    """An aligned plain-text table under a status line; no ANSI codes."""
+    lines = [f"Status: {summary.status} — {status_phrase(summary.counts)}"]
+    context = _context(summary)
+    if context is not None:
+        lines.append(context)
+    rows = [cells(c) for c in ordered(checks) if only == "all" or c.status in _PROBLEMS]
+    if rows:
+        lines.append("")
+        lines.extend(_text_table(rows, width))
+    elif checks:
+        lines.append("No alerts or warnings.")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_BACKSLASHED = frozenset("\\`*_[]|~")
+
+
+def _md_escape(text: str) -> str:
+    """Escape a cleaned cell for a GitHub-flavoured Markdown table."""
+    return "".join(
+        _MD_ENTITIES.get(ch) or ("\\" + ch if ch in _MD_BACKSLASHED else ch) for ch in text
+    )
+
+
+def _md_table(checks: Sequence[CheckResult]) -> list[str]:
+    align = ["---:" if i in NUMERIC_COLUMNS else "---" for i in range(len(HEADERS))]
+    lines = ["| " + " | ".join(HEADERS) + " |", "| " + " | ".join(align) + " |"]
+    for check in checks:
+        lines.append("| " + " | ".join(_md_escape(cell) for cell in cells(check)) + " |")
+    return lines
+
+
+def render_markdown(checks: Sequence[CheckResult], summary: Summary) -> str:
+    """A status line, the problems table, and every other check in a ``<details>`` block."""
+    lines = [f"**Status: {summary.status}** — {status_phrase(summary.counts)}"]
+    context = _context(summary)
+    if context is not None:
+        lines.extend(["", context])
+    if checks:
+        problems, rest = _split(checks)
+        lines.append("")
+        lines.extend(_md_table(problems) if problems else ["No alerts or warnings."])
+        if rest:
+            lines.extend(["", "<details>", f"<summary>{_rest_phrase(rest)}</summary>", ""])
+            lines.extend([*_md_table(rest), "", "</details>"])
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- HTML
+
+_TABLE_STYLE = "border-collapse:collapse;font-size:13px;margin:4px 0"
+_HEAD_ROW_STYLE = "border-bottom:2px solid #999"
+_ROW_STYLE = "border-bottom:1px solid #ddd"
+# Explicit alignment on every cell: notebook stylesheets right-align table cells by default.
+_TEXT_CELL_STYLE = "padding:2px 8px;text-align:left"
+_NUM_CELL_STYLE = "padding:2px 8px;text-align:right;white-space:nowrap"
+_BADGE_STYLE = "background:{colour};color:#fff;padding:1px 6px;border-radius:3px;font-weight:600"
+
+
+def _badge(status: str) -> str:
+    colour = _HTML_COLOURS.get(status, "#757575")
+    style = _BADGE_STYLE.format(colour=colour)
+    return f'<span style="{style}">{html.escape(status)}</span>'
+
+
+def _html_row(tag: str, row: Sequence[str], style: str) -> str:
+    tds = "".join(
+        f'<{tag} style="{_NUM_CELL_STYLE if i in NUMERIC_COLUMNS else _TEXT_CELL_STYLE}">'
+        f"{cell}</{tag}>"
+        for i, cell in enumerate(row)
+    )
+    return f'<tr style="{style}">{tds}</tr>'
+
+
+def _html_table(checks: Sequence[CheckResult]) -> str:
+    head = _html_row("th", [html.escape(h) for h in HEADERS], _HEAD_ROW_STYLE)
+    body = "".join(
+        _html_row("td", [_badge(row[0]), *(html.escape(cell) for cell in row[1:])], _ROW_STYLE)
+        for row in map(cells, checks)
+    )
+    return f'<table style="{_TABLE_STYLE}"><thead>{head}</thead><tbody>{body}</tbody></table>'
+
+
+def render_html_fragment(checks: Sequence[CheckResult], summary: Summary) -> str:
+    """A self-contained ``<div>``: status line, problems table, the rest in ``<details>``."""
+    parts = [
+        '<div class="watchkeeper-report">',
+        f'<p style="margin:0 0 6px 0"><strong>Status:</strong> {_badge(summary.status)} — '
+        f"{html.escape(status_phrase(summary.counts))}</p>",
+    ]
+    context = _context(summary)
+    if context is not None:
+        parts.append(f'<p style="margin:0 0 6px 0">{html.escape(context)}</p>')
+    if checks:
+        problems, rest = _split(checks)
+        parts.append(_html_table(problems) if problems else "<p>No alerts or warnings.</p>")
+        if rest:
+            parts.append(
+                f"<details><summary>{_rest_phrase(rest)}</summary>{_html_table(rest)}</details>"
+            )
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+_DOCUMENT_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem;"
+    "color:#222}h1{font-size:1.4rem}dl{display:grid;grid-template-columns:max-content auto;"
+    "gap:2px 12px;font-size:13px}dt{font-weight:600}dd{margin:0;white-space:pre-wrap}"
+    "summary{cursor:pointer;margin:8px 0}"
+)
+
+
+def _metadata_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def render_html_document(
+    checks: Sequence[CheckResult], summary: Summary, metadata: Mapping[str, Any]
+) -> str:
+    """A complete standalone HTML page: title, metadata list and the report fragment."""
+    title = html.escape(f"watchkeeper report — {summary.status}")
+    items = "".join(
+        f"<dt>{html.escape(str(key))}</dt><dd>{html.escape(_metadata_text(value))}</dd>"
+        for key, value in metadata.items()
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n<style>{_DOCUMENT_CSS}</style>\n</head>\n<body>\n"
+        "<h1>watchkeeper report</h1>\n"
+        + (f"<dl>{items}</dl>\n" if items else "")
+        + render_html_fragment(checks, summary)
+        + "\n</body>\n</html>\n"
+    )
+
+
+# --------------------------------------------------------------------------- rich
+
+
+def render_rich(
+    checks: Sequence[CheckResult], summary: Summary, console: Console | None, *, only: str
+) -> None:
+    """Print a coloured status line and a :class:`rich.table.Table` to ``console``."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    if console is None:
+        console = Console()
+    console.print(
+        Text.assemble(
+            ("Status: ", "bold"),
+            (summary.status, _RICH_STYLES.get(summary.status, "")),
+            f" — {status_phrase(summary.counts)}",
+        )
+    )
+    context = _context(summary)
+    if context is not None:
+        console.print(Text(context))
+    rows = [c for c in ordered(checks) if only == "all" or c.status in _PROBLEMS]
+    if not rows:
+        if checks:
+            console.print(Text("No alerts or warnings."))
+        return
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, collapse_padding=True)
+    for i, header in enumerate(HEADERS):
+        # Statuses and numbers stay on one line; names fold, reasons wrap, none vanish.
+        table.add_column(
+            header,
+            justify="right" if i in NUMERIC_COLUMNS else "left",
+            no_wrap=i == 0 or i in NUMERIC_COLUMNS,
+            overflow="fold",
+            min_width=_RICH_MIN_WIDTHS.get(i),
+        )
+    for check in rows:
+        row = cells(check)
+        table.add_row(
+            Text(row[0], style=_RICH_STYLES.get(check.status, "")), *(Text(c) for c in row[1:])
+        )
+    console.print(table)

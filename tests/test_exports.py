@@ -1,0 +1,64 @@
+"""The public API is what ``__all__`` says, and every name in it resolves."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import watchkeeper
+
+EXPECTED = {
+    "Baseline",
+    "CheckResult",
+    "Clock",
+    "ColumnSpec",
+    "Report",
+    "Schema",
+    "SimulatedClock",
+    "Summary",
+    "WallClock",
+    "WatchkeeperError",
+    "__version__",
+    "compare",
+    "datasets",
+    "errors",
+    "stats",
+}
+
+
+def test_all_is_pinned() -> None:
+    assert set(watchkeeper.__all__) == EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_exported_name_resolves(name: str) -> None:
+    assert getattr(watchkeeper, name) is not None
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = watchkeeper.nope  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["watchkeeper.stats", "watchkeeper.baseline", "watchkeeper.drift", "watchkeeper.monitor",
+     "watchkeeper.datasets", "watchkeeper.errors", "watchkeeper.clock"],
+)
+def test_subpackage_all_names_exist(module: str) -> None:
+    mod = importlib.import_module(module)
+    missing = [n for n in mod.__all__ if not hasattr(mod, n)]
+    assert missing == []
+
+
+def test_error_tree_refines_builtins() -> None:
+    from watchkeeper import errors
+
+    assert issubclass(errors.InvalidParameterError, ValueError)
+    assert issubclass(errors.NoCommonColumnsError, errors.InvalidInputError)
+    assert issubclass(errors.DataFileError, OSError)
+    assert issubclass(errors.NotFittedError, RuntimeError)
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.WatchkeeperError | errors.WatchkeeperWarning), name
