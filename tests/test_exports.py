@@ -43,8 +43,15 @@ def test_unknown_attribute_raises_attribute_error() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["watchkeeper.stats", "watchkeeper.baseline", "watchkeeper.drift", "watchkeeper.monitor",
-     "watchkeeper.datasets", "watchkeeper.errors", "watchkeeper.clock"],
+    [
+        "watchkeeper.stats",
+        "watchkeeper.baseline",
+        "watchkeeper.drift",
+        "watchkeeper.monitor",
+        "watchkeeper.datasets",
+        "watchkeeper.errors",
+        "watchkeeper.clock",
+    ],
 )
 def test_subpackage_all_names_exist(module: str) -> None:
     mod = importlib.import_module(module)

@@ -12,12 +12,34 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "watchkeeper"
-CORE = ("stats", "detectors", "schema", "baseline", "drift", "quality", "performance",
-        "monitor", "policy", "results", "clock", "errors", "_frame", "_convert", "_validate",
-        "datasets")
+CORE = (
+    "stats",
+    "detectors",
+    "schema",
+    "baseline",
+    "drift",
+    "quality",
+    "performance",
+    "monitor",
+    "policy",
+    "results",
+    "clock",
+    "errors",
+    "_frame",
+    "_convert",
+    "_validate",
+    "datasets",
+)
 OUTER = ("store", "registry", "ops", "server", "cli", "report", "integrations")
-FORBIDDEN_THIRD_PARTY = ("fastapi", "uvicorn", "sqlalchemy", "alembic", "prometheus_client",
-                         "typer", "httpx")
+FORBIDDEN_THIRD_PARTY = (
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "prometheus_client",
+    "typer",
+    "httpx",
+)
 
 
 def _core_files() -> list[Path]:

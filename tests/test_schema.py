@@ -97,3 +97,21 @@ def test_yaml_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_schema_file_errors_name_the_path(text: str, match: str) -> None:
     with pytest.raises(SchemaError, match=match):
         Schema.from_yaml(text)
+
+
+def test_iso_timestamp_strings_from_csv_are_datetime() -> None:
+    df = pd.DataFrame(
+        {
+            "when": ["2026-01-01 10:00:00", "2026-01-01 10:00:00", "2026-01-02T11:30:00Z"] * 30,
+            "day": ["2026-01-01", "2026-01-02", "2026-01-03"] * 30,
+        }
+    )
+    s = Schema.infer(df)
+    assert (s["when"].kind, s["when"].role) == ("datetime", "timestamp")
+    assert (s["day"].kind, s["day"].role) == ("datetime", "feature")
+
+
+def test_almost_unique_strings_are_identifiers() -> None:
+    ids = [f"k{i}" for i in range(100)]
+    ids[1] = ids[0]  # one duplicate does not make a key a category
+    assert Schema.infer(pd.DataFrame({"key": ids}))["key"].role == "id"

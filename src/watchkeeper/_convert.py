@@ -8,7 +8,7 @@ into their distinct values (missing -> -1), with categories compared by their st
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -39,9 +39,9 @@ def to_pandas(data: Any) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     if _is_arrow(data):
-        return data.to_pandas()
+        return cast("pd.DataFrame", data.to_pandas())
     if type(data).__module__.startswith("polars"):
-        return data.to_arrow().to_pandas()
+        return cast("pd.DataFrame", data.to_arrow().to_pandas())
     if isinstance(data, Mapping):
         return pd.DataFrame(dict(data))
     raise InvalidInputError(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper.errors import InvalidParameterError, UnknownMethodError
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 __all__ = ["check_choice", "check_int", "check_number"]
 
@@ -24,7 +26,9 @@ def check_number(
     """Return ``value`` as a float, or raise naming the parameter, its range and the value."""
     lo = "(" if low_open else "["
     hi = ")" if high_open else "]"
-    rng = f"{lo}{'-inf' if low is None else low:g}, {'inf' if high is None else high:g}{hi}"
+    lo_text = "-inf" if low is None else f"{low:g}"
+    hi_text = "inf" if high is None else f"{high:g}"
+    rng = f"{lo}{lo_text}, {hi_text}{hi}"
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidParameterError(
             f"The {name!r} parameter of {owner} must be a number in {rng}. Got {value!r} instead."
@@ -46,8 +50,7 @@ def check_int(owner: str, name: str, value: Any, *, low: int) -> int:
     """Return ``value`` if it is an int >= ``low``, else raise."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be an integer >= {low}. "
-            f"Got {value!r} instead."
+            f"The {name!r} parameter of {owner} must be an integer >= {low}. Got {value!r} instead."
         )
     return value
 

@@ -10,8 +10,9 @@ conventions"):
   (compared like categoricals);
 * a string column whose values are mostly unique and long (mean length >= 20 characters, more
   than half of the values distinct) is ``text`` (text checks are ``skipped`` for now);
-* a string column whose non-missing values are all distinct (at least 50 of them) is taken to be
-  an identifier: role ``id``, never compared;
+* a string column whose non-missing values are (almost: 95 %) all distinct, with at least 50 of
+  them, is taken to be an identifier: role ``id``, never compared;
+* a string column of ISO 8601 dates or timestamps (as CSV files hold them) is ``datetime``;
 * datetime columns are ``datetime`` with role ``timestamp`` when no other column has it.
 
 Roles other than these are given by the caller (``target=``, ``prediction=``, ``roles=``).
@@ -42,6 +43,9 @@ SCHEMA_VERSION = 1
 _TEXT_MIN_MEAN_LENGTH = 20
 _ID_MIN_ROWS = 50
 _INFER_SAMPLE = 20_000
+_ID_UNIQUE_SHARE = 0.95
+# ISO 8601 dates and times as CSV files hold them ("2026-01-31", "2026-01-31 12:00:00.5+01:00").
+_ISO_DATETIME = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +98,9 @@ class Schema:
     >>> import pandas as pd
     >>> df = pd.DataFrame({"age": [30, 41, 52], "plan": ["a", "b", "a"], "churned": [0, 1, 0]})
     >>> schema = Schema.infer(df, target="churned")
-    >>> [(c.name, c.kind, c.role) for c in schema]
-    [('age', 'numeric', 'feature'), ('plan', 'categorical', 'feature'), ('churned', 'numeric', 'target')]
+    >>> [(c.name, c.kind, c.role) for c in schema]  # doctest: +NORMALIZE_WHITESPACE
+    [('age', 'numeric', 'feature'), ('plan', 'categorical', 'feature'),
+     ('churned', 'numeric', 'target')]
     """
 
     _SINGLE_ROLES = ("target", "prediction", "prediction_proba", "timestamp")
@@ -112,9 +117,7 @@ class Schema:
         for role in self._SINGLE_ROLES:
             having = [c.name for c in cols if c.role == role]
             if len(having) > 1:
-                raise SchemaError(
-                    f"At most one column may have the role {role!r}. Got {having}."
-                )
+                raise SchemaError(f"At most one column may have the role {role!r}. Got {having}.")
         self._columns = cols
         self._by_name = {c.name: c for c in cols}
 
@@ -207,7 +210,7 @@ class Schema:
         target: str | None = None,
         prediction: str | None = None,
         prediction_proba: str | None = None,
-        id: str | None = None,  # noqa: A002 - the role is called "id"
+        id: str | None = None,
         timestamp: str | None = None,
         roles: Mapping[str, str] | None = None,
         overrides: Mapping[str, Mapping[str, Any] | str] | None = None,
@@ -263,9 +266,9 @@ class Schema:
                 spec = ColumnSpec(key, "categorical")
             else:
                 spec = _infer_column(key, df[name])
-            role = given.get(key)
-            if role is not None:
-                spec = replace(spec, role=cast(ColumnRole, role))
+            given_role = given.get(key)
+            if given_role is not None:
+                spec = replace(spec, role=cast("ColumnRole", given_role))
             specs.append(spec)
         if "timestamp" not in given.values():
             stamped = False
@@ -400,10 +403,13 @@ def _string_or_text_or_id(name: str, series: pd.Series[Any]) -> ColumnSpec:
     n = len(values)
     if n == 0:
         return ColumnSpec(name, "categorical")
+    head = values.head(1_000).astype(str)
+    if bool(head.str.fullmatch(_ISO_DATETIME).all()):
+        return ColumnSpec(name, "datetime")
     n_unique = values.nunique()
     mean_len = float(values.astype(str).str.len().mean())
     if n_unique > n / 2 and mean_len >= _TEXT_MIN_MEAN_LENGTH:
         return ColumnSpec(name, "text")
-    if n >= _ID_MIN_ROWS and n_unique == n:
+    if n >= _ID_MIN_ROWS and n_unique >= _ID_UNIQUE_SHARE * n:
         return ColumnSpec(name, "categorical", role="id")
     return ColumnSpec(name, "categorical")

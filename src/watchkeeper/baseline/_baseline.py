@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from watchkeeper._frame import Columns
 from watchkeeper.baseline._options import FitOptions
 from watchkeeper.baseline._profiles import (
     CategoricalProfile,
@@ -23,6 +22,7 @@ from watchkeeper.errors import EmptyInputError, InvalidParameterError
 from watchkeeper.schema import Schema
 
 if TYPE_CHECKING:
+    from watchkeeper._frame import Columns
     from watchkeeper.baseline._encode import FrameEncoder
     from watchkeeper.baseline._manifold import DomainClassifierReference, ManifoldReference
     from watchkeeper.baseline._pca import PCAReconstructionModel
@@ -190,14 +190,18 @@ class Baseline:
                 from watchkeeper.baseline._pca import PCAReconstructionModel
 
                 self.pca = PCAReconstructionModel.fit(
-                    x, n_components=opts.pca_n_components, max_rows=opts.pca_max_rows,
+                    x,
+                    n_components=opts.pca_n_components,
+                    max_rows=opts.pca_max_rows,
                     seed=opts.seed,
                 )
             if "domain_classifier" in opts.multivariate:
                 from watchkeeper.baseline._manifold import DomainClassifierReference
 
                 self.domain = DomainClassifierReference.fit(
-                    x, max_rows=opts.domain_max_rows, seed=opts.seed,
+                    x,
+                    max_rows=opts.domain_max_rows,
+                    seed=opts.seed,
                     feature_names=self.encoder.features_,
                 )
             if "manifold" in opts.multivariate:

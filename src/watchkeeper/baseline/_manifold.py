@@ -8,6 +8,9 @@
 
 Both store raw (encoded) rows only, so their state is a few arrays; the Isomap is refitted,
 deterministically, on first use after :meth:`ManifoldReference.from_state`.
+
+:func:`permutation_two_sample` is the blocked energy-distance / MMD² permutation test the
+manifold check runs in the embedding space.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 
     from sklearn.manifold import Isomap
 
-__all__ = ["DomainClassifierReference", "ManifoldReference"]
+__all__ = ["DomainClassifierReference", "ManifoldReference", "permutation_two_sample"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -40,6 +43,11 @@ _DOMAIN_KIND = "DomainClassifierReference"
 _STATE_VERSION = 1
 _MAX_MANIFOLD_ROWS = 10_000
 """Isomap keeps an n×n geodesic matrix: past 10k rows it is slow and memory-hungry."""
+_BLOCK_ELEMENTS = 1 << 22
+"""Pairwise-distance entries held at once by the permutation test (32 MB of float64)."""
+_BANDWIDTH_SAMPLE = 3000
+"""Pooled points whose pairwise distances give the median-heuristic RBF bandwidth (all of
+them up to this many, so the default manifold check uses the exact median)."""
 
 
 def _int_param(
@@ -170,6 +178,7 @@ class ManifoldReference:
 
     def holdout_embedding(self) -> FloatArray:
         """The holdout rows in the embedding space (computed once)."""
+        self._check_fitted()
         if self._holdout_embedding is None:
             self._holdout_embedding = self.embed(self.holdout_rows_)
         return self._holdout_embedding
@@ -348,3 +357,71 @@ def _names(names: Sequence[str] | None, n_features: int) -> tuple[str, ...] | No
             "column(s)."
         )
     return out
+
+
+def _median_bandwidth(z: FloatArray, rng: np.random.Generator) -> float:
+    from scipy.spatial.distance import pdist
+
+    if z.shape[0] > _BANDWIDTH_SAMPLE:
+        z = z[np.sort(rng.choice(z.shape[0], size=_BANDWIDTH_SAMPLE, replace=False))]
+    dist = pdist(z)
+    dist = dist[dist > 0]
+    return float(np.median(dist)) if dist.size else 1.0
+
+
+def permutation_two_sample(
+    a: FloatArray,
+    b: FloatArray,
+    *,
+    statistic: str,
+    n_permutations: int,
+    rng: np.random.Generator,
+    bandwidth: float | None = None,
+) -> tuple[float, float, float | None]:
+    """Observed statistic, permutation p-value and the RBF bandwidth used (None for energy).
+
+    Every permutation is scored from one pass over the pooled pairwise matrix ``M`` (distances,
+    or RBF kernel values) in row blocks: with ``Y`` the ``(n, B + 1)`` indicator matrix of
+    "in sample b" (column 0 the observed split), ``R = M @ Y`` and the row sums ``r`` give each
+    split's within- and between-sample sums, so memory is ``O(block·n + n·B)``.
+    """
+    from scipy.spatial.distance import cdist
+
+    pooled = np.vstack([a, b])
+    n, n0, n1 = pooled.shape[0], a.shape[0], b.shape[0]
+    labels = np.zeros((n, n_permutations + 1))
+    labels[n0:, 0] = 1.0
+    for j in range(1, n_permutations + 1):
+        labels[rng.permutation(n)[:n1], j] = 1.0
+
+    used_bw: float | None = None
+    gamma = 0.0
+    if statistic == "mmd":
+        used_bw = bandwidth if bandwidth is not None else _median_bandwidth(pooled, rng)
+        gamma = 1.0 / (2.0 * used_bw * used_bw)
+
+    r_mat = np.empty_like(labels)
+    row_sums = np.empty(n)
+    block = max(1, _BLOCK_ELEMENTS // n)
+    for start in range(0, n, block):
+        m = cdist(pooled[start : start + block], pooled)
+        if used_bw is not None:  # RBF kernel exp(-gamma d²), in place
+            np.square(m, out=m)
+            m *= -gamma
+            np.exp(m, out=m)
+        r_mat[start : start + block] = m @ labels
+        row_sums[start : start + block] = m.sum(axis=1)
+
+    total = float(row_sums.sum())
+    s_yy = np.einsum("ij,ij->j", labels, r_mat)
+    s_y = row_sums @ labels
+    s_xy = s_y - s_yy
+    s_xx = total - 2.0 * s_y + s_yy
+    if statistic == "energy":
+        stats = 2.0 * s_xy / (n0 * n1) - s_xx / n0**2 - s_yy / n1**2
+    else:
+        stats = s_xx / n0**2 + s_yy / n1**2 - 2.0 * s_xy / (n0 * n1)
+    observed = float(stats[0])
+    tol = 1e-10 * max(abs(observed), np.finfo(np.float64).tiny)
+    exceed = int(np.count_nonzero(stats[1:] >= observed - tol))
+    return observed, (exceed + 1) / (n_permutations + 1), used_bw

@@ -61,8 +61,13 @@ class FitOptions:
             check_int(_OWNER, "pca_n_components", self.pca_n_components, low=1)
         else:
             check_number(
-                _OWNER, "pca_n_components", self.pca_n_components, low=0, high=1,
-                low_open=True, high_open=True,
+                _OWNER,
+                "pca_n_components",
+                self.pca_n_components,
+                low=0,
+                high=1,
+                low_open=True,
+                high_open=True,
             )
         check_int(_OWNER, "domain_max_rows", self.domain_max_rows, low=100)
         check_int(_OWNER, "manifold_max_rows", self.manifold_max_rows, low=50)

@@ -15,8 +15,19 @@ Fitting
 
 Band
     For a window of ``n`` rows the mean error is expected in
-    ``mu_ ± k · sigma_chunk_ · sqrt(chunk_size_ / n)``: the chunk spread scaled to the window
-    size (the mean of ``n`` rows varies as ``1/sqrt(n)``).
+
+        ``mu_ ± max(k · sigma_chunk_ · sqrt(chunk_size_ / n + chunk_size_ / n_holdout_),
+        min_relative_change · mu_)``
+
+    The chunk spread is scaled to the window size (a mean of ``n`` rows varies as
+    ``1/sqrt(n)``); the second term under the root is the uncertainty of ``mu_`` itself, so the
+    band is that of the *difference* of two means. Without it, a window much larger than the
+    holdout would be judged against an ``mu_`` known less precisely than the window's own mean,
+    and large windows would alert on the reference's sampling noise alone (with the defaults,
+    a 5 000-row window against a 30 000-row holdout would see its warning rate at k = 2 nearly
+    double). ``min_relative_change`` (0 by default) is an optional practical floor: at a
+    million rows the statistical band is tiny, and a change of a fraction of a percent in the
+    mean error may not be worth an alert.
 """
 
 from __future__ import annotations
@@ -50,7 +61,7 @@ _STATE_KIND = "PCAReconstructionModel"
 _STATE_VERSION = 1
 _CHUNK_ROWS = 100_000
 """Rows reconstructed at once: a 1M-row window never materialises more than this many."""
-_TARGET_CHUNKS = 30
+_TARGET_CHUNKS = 50
 """Default number of holdout chunks the band's spread is learned from."""
 _SD_FLOOR_REL = 1e-12
 """Relative floor on the band's half-width, so an error that is identically 0 on the
@@ -137,7 +148,7 @@ class PCAReconstructionModel:
         At most this many reference rows are used (a seeded subsample).
     chunk_size
         Rows per holdout chunk for learning the band's spread; None picks
-        ``max(1, n_holdout // 30)`` (about 30 chunks).
+        ``max(1, n_holdout // 50)`` (about 50 chunks).
     holdout_fraction
         Share of the used rows held out of the PCA fit to calibrate the band, in (0, 1).
     seed
@@ -271,10 +282,11 @@ class PCAReconstructionModel:
 
     def _raw_errors(self, x: FloatArray) -> FloatArray:
         """Per-row ‖x − x̂‖₂ = ‖(x − mean)(I − VᵀV)‖₂; NaN/inf where a row is not finite."""
-        resid = x @ self._projector
-        resid -= self._projected_mean
-        sq: FloatArray = np.einsum("ij,ij->i", resid, resid)
-        return np.sqrt(sq, out=sq)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf rows are dropped later
+            resid = x @ self._projector
+            resid -= self._projected_mean
+            sq: FloatArray = np.einsum("ij,ij->i", resid, resid)
+            return np.sqrt(sq, out=sq)
 
     def _set_projector(self) -> None:
         """Precompute the residual projector ``I − VᵀV`` and the projected mean."""
@@ -327,15 +339,20 @@ class PCAReconstructionModel:
             raise EmptyInputError("The window has no row whose every feature is finite.")
         return total / used
 
-    def band(self, n_rows: int, k: float = 3.0) -> tuple[float, float]:
-        """``(lower, upper)`` = ``mu_ ∓ k · sigma_chunk_ · sqrt(chunk_size_ / n_rows)``.
+    def band(
+        self, n_rows: int, k: float = 3.0, *, min_relative_change: float = 0.0
+    ) -> tuple[float, float]:
+        """``(lower, upper)`` bounds of a window's mean error at ``k`` (see the module notes).
 
-        The lower bound is clipped at 0 (an error cannot be negative).
+        ``mu_ ∓ max(k · sigma_chunk_ · sqrt(chunk_size_ / n_rows + chunk_size_ / n_holdout_),
+        min_relative_change · mu_)``; the lower bound is clipped at 0.
         """
         self._check_fitted()
         if n_rows <= 0:
             raise InvalidParameterError(f"'n_rows' must be positive. Got {n_rows} instead.")
-        half = k * self.sigma_chunk_ * math.sqrt(self.chunk_size_ / n_rows)
+        c = self.chunk_size_
+        half = k * self.sigma_chunk_ * math.sqrt(c / n_rows + c / self.n_holdout_)
+        half = max(half, min_relative_change * abs(self.mu_))
         half = max(half, _SD_FLOOR_REL * max(abs(self.mu_), 1.0))
         return max(0.0, self.mu_ - half), self.mu_ + half
 

@@ -10,12 +10,13 @@ so every check works on arrays that are already sorted or counted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from watchkeeper._frame import CategoricalColumn
+if TYPE_CHECKING:
+    from watchkeeper._frame import CategoricalColumn
 
 __all__ = [
     "QUANTILES",
@@ -210,7 +211,9 @@ def fit_categorical(name: str, column: CategoricalColumn) -> CategoricalProfile:
     )
 
 
-def prepare_categorical(profile: CategoricalProfile, column: CategoricalColumn) -> PreparedCategorical:
+def prepare_categorical(
+    profile: CategoricalProfile, column: CategoricalColumn
+) -> PreparedCategorical:
     """Count the window's categories and align them with the reference's."""
     raw = column.counts()
     index = profile.index()

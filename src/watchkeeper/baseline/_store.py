@@ -43,7 +43,7 @@ def save_baseline(baseline: Baseline, path: Path) -> Path:
         else:
             columns.append({"type": "categorical", **prof.meta()})
             arrays[f"cat/{i}/counts"] = prof.counts
-        assert columns[-1]["name"] == name  # noqa: S101 - profiles are keyed by their name
+        assert columns[-1]["name"] == name
     models: dict[str, Any] = {}
     for part in _MODELS:
         model = getattr(baseline, part)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """Formats of ``watchkeeper compare``'s output."""
 
     table = "table"
@@ -31,7 +31,7 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     """Statuses ``--fail-on`` can exit 1 on."""
 
     alert = "alert"
@@ -92,7 +92,7 @@ def compare(
             from watchkeeper.schema import Schema
 
             schema_obj = Schema.load(schema)
-        options = {} if alpha is None else {"alpha": alpha}
+        options: dict[str, Any] = {} if alpha is None else {"alpha": alpha}
         with phases(7) as step:
             step("reading the reference file")
             ref = read_table(reference)
@@ -101,7 +101,12 @@ def compare(
             from watchkeeper.monitor import compare as run_compare
 
             report = run_compare(
-                ref, cur, schema_obj, target=target, prediction=prediction, progress=step,
+                ref,
+                cur,
+                schema_obj,
+                target=target,
+                prediction=prediction,
+                progress=step,
                 **options,
             )
     except (WatchkeeperError, OSError) as exc:

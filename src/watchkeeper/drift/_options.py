@@ -92,10 +92,10 @@ class DriftOptions:
 
     def choice_for(self, column: str, kind: str) -> MethodChoice | None:
         """The method chosen for this column (by name, then by kind), or None for the default."""
-        found = self.methods.get(column)
+        found: MethodChoice | None = self.methods.get(column)
         if found is None:
             found = self.methods.get("categorical" if kind in ("categorical", "boolean") else kind)
-        return found  # type: ignore[return-value]
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe copy (recorded in report metadata)."""
@@ -139,7 +139,12 @@ def _parse_choice(key: str, spec: Any) -> MethodChoice:
         threshold = method.default_threshold
     if method.is_test:
         t = check_number(
-            _OWNER, f"methods[{key!r}] threshold", threshold, low=0, high=1, low_open=True,
+            _OWNER,
+            f"methods[{key!r}] threshold",
+            threshold,
+            low=0,
+            high=1,
+            low_open=True,
             high_open=True,
         )
     else:

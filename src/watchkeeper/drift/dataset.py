@@ -7,9 +7,12 @@ correction over the feature columns, so the share counts columns, not coin flips
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from watchkeeper.results import CheckResult
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["dataset_drift"]
 

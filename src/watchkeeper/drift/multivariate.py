@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchkeeper.baseline._encode import as_matrix, sample_finite_rows
+from watchkeeper.baseline._manifold import permutation_two_sample
 from watchkeeper.errors import InvalidParameterError, UnknownMethodError
 from watchkeeper.results import CheckResult, Status
 
@@ -46,10 +47,6 @@ PCA_CHECK = "drift.pca_reconstruction"
 DOMAIN_CHECK = "drift.domain_classifier"
 MANIFOLD_CHECK = "drift.manifold"
 _TOP_FEATURES = 5
-_BLOCK_ELEMENTS = 1 << 22
-"""Pairwise-distance entries held at once by the permutation test (32 MB of float64)."""
-_BANDWIDTH_SAMPLE = 1000
-"""Pooled points whose pairwise distances give the median-heuristic RBF bandwidth."""
 
 
 # ---------------------------------------------------------------- validation
@@ -103,6 +100,7 @@ def pca_reconstruction(
     k: float = 3.0,
     warning_k: float | None = 2.0,
     min_rows: int = 100,
+    min_relative_change: float = 0.0,
 ) -> CheckResult:
     """Compare the window's mean PCA reconstruction error with the reference band.
 
@@ -118,6 +116,10 @@ def pca_reconstruction(
         Half-width of the warning band (``0 < warning_k <= k``), or None for no warning level.
     min_rows
         Fewer finite rows than this gives ``skipped``.
+    min_relative_change
+        Practical floor of both bands' half-width, as a fraction of ``mu_`` (0: none). At
+        very large windows the statistical band is tiny; e.g. 0.02 ignores changes of the mean
+        error below 2%.
 
     Returns
     -------
@@ -129,10 +131,14 @@ def pca_reconstruction(
     -----
     For a window of ``n`` finite rows the band is
 
-    .. math:: \\mu \\pm k \\, \\sigma_{chunk} \\sqrt{c / n}
+    .. math:: \\mu \\pm \\max\\left(k \\, \\sigma_{chunk} \\sqrt{c / n + c / n_h},\\;
+              m_{rel} \\, \\mu\\right)
 
-    with ``mu`` the mean per-row error on the reference holdout, ``sigma_chunk`` the standard
-    deviation of the mean error over holdout chunks of ``c`` rows (``model.chunk_size_``). The
+    with ``mu`` the mean per-row error on the ``n_h`` reference holdout rows, ``sigma_chunk``
+    the standard deviation of the mean error over holdout chunks of ``c`` rows
+    (``model.chunk_size_``) and ``m_rel`` = ``min_relative_change``. The ``c / n_h`` term is
+    the uncertainty of ``mu`` itself (the band is for a difference of two means), so a window
+    far larger than the holdout is not judged on the reference's sampling noise. The
     check is two-sided: an error that *drops* below the band also alerts, since it means the
     rows now follow a simpler structure than the reference's (e.g. a feature stuck at a
     constant), which is a change too.
@@ -145,6 +151,7 @@ def pca_reconstruction(
     k = _real("k", k, low=0.0)
     if warning_k is not None:
         warning_k = _real("warning_k", warning_k, low=0.0, high=k)
+    min_rel = _real("min_relative_change", min_relative_change, low=0.0, low_open=False)
     min_rows = _int("min_rows", min_rows, minimum=1)
     arr = as_matrix(x_window, name="The window", n_features=model.n_features_in_)
     total, n = model.error_total(arr)
@@ -155,7 +162,9 @@ def pca_reconstruction(
         "sigma_chunk": model.sigma_chunk_,
         "k": k,
         "warning_k": warning_k,
+        "min_relative_change": min_rel,
         "n_fit": model.n_fit_,
+        "n_holdout": model.n_holdout_,
         "n_nonfinite_rows": int(arr.shape[0] - n),
     }
     if n < min_rows:
@@ -163,7 +172,7 @@ def pca_reconstruction(
             PCA_CHECK, n=n, n_reference=model.n_holdout_, minimum=min_rows, details=details
         )
     value = total / n
-    lower, upper = model.band(n, k)
+    lower, upper = model.band(n, k, min_relative_change=min_rel)
     details.update(lower=lower, upper=upper)
     warn_upper: float | None = None
     status: Status = "ok"
@@ -177,7 +186,7 @@ def pca_reconstruction(
     else:
         reason = f"Mean reconstruction error {value:.4g} is within [{lower:.4g}, {upper:.4g}]."
     if warning_k is not None:
-        warn_lower, warn_upper = model.band(n, warning_k)
+        warn_lower, warn_upper = model.band(n, warning_k, min_relative_change=min_rel)
         details.update(warning_lower=warn_lower, warning_upper=warn_upper)
         if status == "ok" and not warn_lower <= value <= warn_upper:
             status = "warning"
@@ -217,6 +226,7 @@ def domain_classifier(
     min_auc: float = 0.55,
     min_warning_auc: float = 0.53,
     max_iter: int = 50,
+    n_threads: int | None = 1,
     feature_names: Sequence[str] | None = None,
 ) -> CheckResult:
     """Can a classifier tell the window's rows from the reference's? (cross-validated AUC)
@@ -243,15 +253,21 @@ def domain_classifier(
     threshold
         Alert when AUC >= threshold; None derives it from the null spread (see Notes).
     warning_threshold
-        Warning when AUC >= it; None derives it like ``threshold`` with ``warning_z`` and
-        ``min_warning_auc`` (no warning level if that is not below the alert threshold).
+        Warning when AUC >= it. None: derived like ``threshold`` with ``warning_z`` and
+        ``min_warning_auc`` when ``threshold`` is derived too; no warning level when
+        ``threshold`` is given, or when the warning threshold is not below the alert one.
     z, warning_z
         Null standard deviations above 0.5 for the derived alert and warning thresholds.
     min_auc, min_warning_auc
         Practical floors of the derived thresholds: at large ``n`` the null spread is tiny and
         an AUC of 0.51 would be "significant" without being a change worth acting on.
     max_iter
-        Boosting iterations (modest, so 20k + 20k rows take about a second on 2 cores).
+        Boosting iterations (modest, so 20k + 20k rows take about a second).
+    n_threads
+        OpenMP threads of the classifier; None lets scikit-learn use every core. 1 by default:
+        the boosting runs thousands of short parallel regions that stall whenever another
+        process holds a core (measured on 2 cores: as fast as 2 threads when idle, up to 8×
+        faster under load).
     feature_names
         Names of the matrix columns for ``details["top_features"]``; defaults to the names
         stored on ``ref_model``, else ``x0, x1, ...``.
@@ -278,6 +294,8 @@ def domain_classifier(
     seed = _int("seed", seed, minimum=0)
     min_rows = _int("min_rows", min_rows, minimum=1)
     max_iter = _int("max_iter", max_iter, minimum=1)
+    if n_threads is not None:
+        n_threads = _int("n_threads", n_threads, minimum=1)
     z = _real("z", z, low=0.0)
     warning_z = _real("warning_z", warning_z, low=0.0)
     min_auc = _real("min_auc", min_auc, low=0.5, high=1.0, low_open=False)
@@ -300,13 +318,16 @@ def domain_classifier(
         "n_splits": n_splits,
         "seed": seed,
         "max_iter": max_iter,
+        "n_threads": n_threads,
         "n_nonfinite_rows": int(arr.shape[0] - n_finite),
     }
     minimum = max(min_rows, n_splits)
     if n1 < minimum or n0 < n_splits:
         return _skipped(DOMAIN_CHECK, n=n1, n_reference=n0, minimum=minimum, details=details)
 
-    auc = _cross_validated_auc(reference, current, n_splits=n_splits, seed=seed, max_iter=max_iter)
+    auc = _cross_validated_auc(
+        reference, current, n_splits=n_splits, seed=seed, max_iter=max_iter, n_threads=n_threads
+    )
     sd = math.sqrt((n0 + n1 + 1) / (12.0 * n0 * n1))
     if threshold is None:
         threshold = max(0.5 + z * sd, min_auc)
@@ -353,8 +374,26 @@ def domain_classifier(
 
 
 def _cross_validated_auc(
+    reference: FloatArray,
+    current: FloatArray,
+    *,
+    n_splits: int,
+    seed: int,
+    max_iter: int,
+    n_threads: int | None,
+) -> float:
+    if n_threads is None:
+        return _cv_auc(reference, current, n_splits=n_splits, seed=seed, max_iter=max_iter)
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    with threadpool_limits(limits=n_threads, user_api="openmp"):
+        return _cv_auc(reference, current, n_splits=n_splits, seed=seed, max_iter=max_iter)
+
+
+def _cv_auc(
     reference: FloatArray, current: FloatArray, *, n_splits: int, seed: int, max_iter: int
 ) -> float:
+    """Out-of-fold ROC AUC of reference (0) vs current (1) rows."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
@@ -439,7 +478,8 @@ def manifold(
         Fewer usable window rows than this gives ``skipped``.
     bandwidth
         RBF bandwidth ``σ`` of the MMD kernel ``exp(−‖a−b‖² / (2σ²))``; None uses the median
-        pairwise distance of (up to 1000 seeded) pooled points.
+        pairwise distance of the pooled points (of 3000 seeded ones when more), the same
+        convention as :func:`watchkeeper.stats.kernel.mmd`.
 
     Returns
     -------
@@ -493,7 +533,7 @@ def manifold(
 
     emb_ref = model.holdout_embedding()
     emb_cur = model.embed(current)
-    value, p_value, used_bw = _permutation_test(
+    value, p_value, used_bw = permutation_two_sample(
         emb_ref,
         emb_cur,
         statistic=statistic,
@@ -521,71 +561,3 @@ def manifold(
         n_reference=n0,
         details=details,
     )
-
-
-def _median_bandwidth(z: FloatArray, rng: np.random.Generator) -> float:
-    from scipy.spatial.distance import pdist
-
-    if z.shape[0] > _BANDWIDTH_SAMPLE:
-        z = z[np.sort(rng.choice(z.shape[0], size=_BANDWIDTH_SAMPLE, replace=False))]
-    dist = pdist(z)
-    dist = dist[dist > 0]
-    return float(np.median(dist)) if dist.size else 1.0
-
-
-def _permutation_test(
-    a: FloatArray,
-    b: FloatArray,
-    *,
-    statistic: str,
-    n_permutations: int,
-    rng: np.random.Generator,
-    bandwidth: float | None = None,
-) -> tuple[float, float, float | None]:
-    """Observed statistic, permutation p-value and the RBF bandwidth used (None for energy).
-
-    Every permutation is scored from one pass over the pooled pairwise matrix ``M`` (distances,
-    or RBF kernel values) in row blocks: with ``Y`` the ``(n, B + 1)`` indicator matrix of
-    "in sample b" (column 0 the observed split), ``R = M @ Y`` and the row sums ``r`` give each
-    split's within- and between-sample sums, so memory is ``O(block·n + n·B)``.
-    """
-    from scipy.spatial.distance import cdist
-
-    pooled = np.vstack([a, b])
-    n, n0, n1 = pooled.shape[0], a.shape[0], b.shape[0]
-    labels = np.zeros((n, n_permutations + 1))
-    labels[n0:, 0] = 1.0
-    for j in range(1, n_permutations + 1):
-        labels[rng.permutation(n)[:n1], j] = 1.0
-
-    used_bw: float | None = None
-    gamma = 0.0
-    if statistic == "mmd":
-        used_bw = bandwidth if bandwidth is not None else _median_bandwidth(pooled, rng)
-        gamma = 1.0 / (2.0 * used_bw * used_bw)
-
-    r_mat = np.empty_like(labels)
-    row_sums = np.empty(n)
-    block = max(1, _BLOCK_ELEMENTS // n)
-    for start in range(0, n, block):
-        m = cdist(pooled[start : start + block], pooled)
-        if used_bw is not None:  # RBF kernel exp(-gamma d²), in place
-            np.square(m, out=m)
-            m *= -gamma
-            np.exp(m, out=m)
-        r_mat[start : start + block] = m @ labels
-        row_sums[start : start + block] = m.sum(axis=1)
-
-    total = float(row_sums.sum())
-    s_yy = np.einsum("ij,ij->j", labels, r_mat)
-    s_y = row_sums @ labels
-    s_xy = s_y - s_yy
-    s_xx = total - 2.0 * s_y + s_yy
-    if statistic == "energy":
-        stats = 2.0 * s_xy / (n0 * n1) - s_xx / n0**2 - s_yy / n1**2
-    else:
-        stats = s_xx / n0**2 + s_yy / n1**2 - 2.0 * s_xy / (n0 * n1)
-    observed = float(stats[0])
-    tol = 1e-10 * max(abs(observed), np.finfo(np.float64).tiny)
-    exceed = int(np.count_nonzero(stats[1:] >= observed - tol))
-    return observed, (exceed + 1) / (n_permutations + 1), used_bw

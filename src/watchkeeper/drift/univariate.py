@@ -10,14 +10,12 @@ Columns run in threads: the sorts, searches and merges are numpy calls that rele
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from watchkeeper._frame import Columns
 from watchkeeper.baseline._profiles import (
     CategoricalProfile,
     NumericProfile,
@@ -26,9 +24,14 @@ from watchkeeper.baseline._profiles import (
     prepare_categorical,
     prepare_numeric,
 )
-from watchkeeper.drift._options import DriftOptions, MethodChoice
 from watchkeeper.drift.methods import METHODS, MethodOutcome
 from watchkeeper.results import CheckResult, Status
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from watchkeeper._frame import Columns
+    from watchkeeper.drift._options import DriftOptions, MethodChoice
 
 __all__ = ["ColumnTarget", "column_drift"]
 
@@ -181,7 +184,7 @@ def _decide(m: _Measured, p_corrected: float | None, options: DriftOptions) -> C
     if m.choice is not None:
         return _decide_chosen(m, name, details, options)
 
-    assert m.effect is not None  # the default rule always measures both  # noqa: S101
+    assert m.effect is not None  # the default rule always measures both
     delta = options.delta_numeric if m.kind == "numeric" else options.delta_categorical
     warn_at = delta * options.warning_fraction
     is_feature = m.target.role == "feature"
@@ -247,7 +250,8 @@ def _decide(m: _Measured, p_corrected: float | None, options: DriftOptions) -> C
 def _decide_chosen(
     m: _Measured, name: str, details: dict[str, Any], options: DriftOptions
 ) -> CheckResult:
-    assert m.choice is not None and m.test is not None  # noqa: S101
+    assert m.choice is not None
+    assert m.test is not None
     method = METHODS[m.choice.method]
     t = m.choice.threshold
     out = m.test
@@ -281,14 +285,17 @@ def _numeric_info(prof: NumericProfile, cur: PreparedNumeric) -> dict[str, Any]:
         "n_inf": cur.n_inf,
         "reference_mean": prof.mean,
         "reference_std": prof.std,
-        "reference_quantiles": dict(zip(("p01", "p05", "p25", "p50", "p75", "p95", "p99"),
-                                        prof.quantiles, strict=True)),
+        "reference_quantiles": dict(
+            zip(("p01", "p05", "p25", "p50", "p75", "p95", "p99"), prof.quantiles, strict=True)
+        ),
     }
     if s.shape[0]:
         info["current_mean"] = float(np.mean(s))
         info["current_std"] = float(np.std(s))
-        idx = np.minimum((np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) * s.shape[0])
-                         .astype(np.int64), s.shape[0] - 1)
+        idx = np.minimum(
+            (np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) * s.shape[0]).astype(np.int64),
+            s.shape[0] - 1,
+        )
         info["current_quantiles"] = dict(
             zip(("p01", "p05", "p25", "p50", "p75", "p95", "p99"), s[idx].tolist(), strict=True)
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from watchkeeper.errors import InvalidParameterError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from watchkeeper.baseline._baseline import Progress
     from watchkeeper.monitor.report import Report
     from watchkeeper.schema import Schema

@@ -8,7 +8,6 @@ dataset drift from the column results, then the multivariate checks on the encod
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,8 @@ from watchkeeper.monitor.report import Report
 from watchkeeper.results import CheckResult
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from watchkeeper._frame import Columns
     from watchkeeper.baseline._baseline import Baseline, Progress
 

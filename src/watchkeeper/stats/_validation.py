@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,19 +21,26 @@ from watchkeeper.errors import (
     UnknownMethodError,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
 AnyArray: TypeAlias = npt.NDArray[Any]
 NanPolicy: TypeAlias = Literal["raise", "omit"]
 
-_NAN_POLICIES = ("raise", "omit")
+_S = TypeVar("_S", bound=str)
 
 
-def check_choice(value: object, name: str, func: str, choices: Sequence[str]) -> str:
-    """Return ``value`` if it is one of ``choices``, else raise :class:`UnknownMethodError`."""
-    if isinstance(value, str) and value in choices:
-        return value
+def check_choice(value: object, name: str, func: str, choices: Sequence[_S]) -> _S:
+    """Return the element of ``choices`` equal to ``value``, else raise
+    :class:`UnknownMethodError` listing the valid names.
+    """
+    if isinstance(value, str):
+        for choice in choices:
+            if value == choice:
+                return choice
     valid = ", ".join(repr(c) for c in choices)
     raise UnknownMethodError(
         f"The {name!r} parameter of {func} must be one of {valid}. Got {value!r} instead."
@@ -44,7 +50,7 @@ def check_choice(value: object, name: str, func: str, choices: Sequence[str]) ->
 def check_nan_policy(value: object, func: str) -> NanPolicy:
     """Return ``value`` as a nan policy, else raise :class:`InvalidParameterError`."""
     if value == "raise" or value == "omit":
-        return value  # type: ignore[return-value]  # narrowed by the comparison
+        return value
     raise InvalidParameterError(
         f"The 'nan_policy' parameter of {func} must be 'raise' or 'omit'. Got {value!r} instead."
     )
@@ -61,9 +67,8 @@ def check_bool(value: object, name: str, func: str) -> bool:
 
 def check_int(value: object, name: str, func: str, *, minimum: int) -> int:
     """Return ``value`` as an int >= ``minimum``, else raise :class:`InvalidParameterError`."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
-        if int(value) >= minimum:
-            return int(value)
+    if isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= minimum:
+        return int(value)
     raise InvalidParameterError(
         f"The {name!r} parameter of {func} must be an int >= {minimum}. Got {value!r} instead."
     )
@@ -146,7 +151,7 @@ def as_array(
     to_numpy = getattr(data, "to_numpy", None)
     if callable(isna) and callable(to_numpy):  # a pandas Series or DataFrame
         arr = np.asarray(to_numpy())
-        missing = np.asarray(isna(), dtype=bool)
+        missing: BoolArray = np.asarray(isna(), dtype=bool)
     else:
         try:
             arr = np.asarray(data)
@@ -159,7 +164,7 @@ def as_array(
         shape = "1-D" if ndim == 1 else "1-D or 2-D (rows × features)"
         raise InvalidInputError(f"{name} must be {shape}; got an array of shape {arr.shape}.")
     if missing.ndim == 2:
-        missing = missing.any(axis=1)
+        missing = np.asarray(missing.any(axis=1), dtype=bool)
     n_missing = int(missing.sum())
     if n_missing:
         if nan_policy == "raise":

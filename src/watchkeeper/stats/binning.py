@@ -150,9 +150,7 @@ def _check_edges(edges: npt.ArrayLike) -> FloatArray:
     return e
 
 
-def bin_counts(
-    values: npt.ArrayLike, edges: npt.ArrayLike, *, presorted: bool = False
-) -> IntArray:
+def bin_counts(values: npt.ArrayLike, edges: npt.ArrayLike, *, presorted: bool = False) -> IntArray:
     """Count ``values`` into the bins of ``edges``, with an overflow bin at each end.
 
     Parameters

@@ -1,0 +1,137 @@
+"""Bad input gets a clear WatchkeeperError subclass or a skipped check, never a crash."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import watchkeeper
+from watchkeeper import Baseline
+from watchkeeper.errors import (
+    EmptyInputError,
+    InvalidParameterError,
+    MixedTypeColumnError,
+    NoCommonColumnsError,
+    UnknownMethodError,
+)
+
+
+def _frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(shift, 1, n),
+            "y": rng.exponential(1, n),
+            "c": pd.Series(rng.choice(["a", "b", "c"], n), dtype="str"),
+        }
+    )
+
+
+def test_empty_frames() -> None:
+    with pytest.raises(EmptyInputError, match="reference data has no rows"):
+        watchkeeper.compare(_frame(0, 1), _frame(100, 2))
+    with pytest.raises(EmptyInputError, match="current data has no rows"):
+        watchkeeper.compare(_frame(100, 1), _frame(0, 2))
+
+
+def test_no_common_columns() -> None:
+    with pytest.raises(NoCommonColumnsError, match="none of the baseline's columns"):
+        watchkeeper.compare(_frame(100, 1), pd.DataFrame({"z": [1.0, 2.0]}))
+
+
+def test_missing_column_is_skipped_not_fatal() -> None:
+    report = watchkeeper.compare(_frame(500, 1), _frame(500, 2).drop(columns=["y"]))
+    y = [c for c in report.checks if c.column == "y"]
+    assert [(c.status, c.reason) for c in y] == [
+        ("skipped", "column is missing from the current data")
+    ]
+
+
+def test_all_nan_column_is_skipped() -> None:
+    cur = _frame(500, 2)
+    cur["x"] = np.nan
+    report = watchkeeper.compare(_frame(500, 1), cur)
+    x = next(c for c in report.checks if c.column == "x")
+    assert x.status == "skipped"
+    assert "missing" in x.reason
+
+
+def test_inf_values_are_excluded_and_counted() -> None:
+    ref, cur = _frame(2_000, 1), _frame(2_000, 2)
+    cur.loc[:9, "x"] = np.inf
+    cur.loc[10:14, "x"] = -np.inf
+    cur.loc[15:19, "x"] = np.nan
+    x = next(c for c in watchkeeper.compare(ref, cur).checks if c.column == "x")
+    assert x.details["n_inf"] == 15
+    assert x.details["n_missing"] == 5
+    assert x.n == 2_000 - 20
+    assert x.status == "ok"
+
+
+def test_too_few_rows_is_skipped() -> None:
+    report = watchkeeper.compare(_frame(1_000, 1), _frame(10, 2, shift=5.0))
+    cols = [c for c in report.checks if c.column is not None]
+    assert {c.status for c in cols} == {"skipped"}
+    assert "min_rows=30" in cols[0].reason
+    assert report.summary.status == "skipped"
+
+
+def test_mixed_type_object_column() -> None:
+    ref = _frame(100, 1)
+    ref["m"] = pd.Series(["a", 1.5] * 50, dtype=object)
+    with pytest.raises(MixedTypeColumnError, match="'m' mixes value types"):
+        watchkeeper.compare(ref, ref)
+
+
+def test_numeric_column_with_text_in_current_names_the_column() -> None:
+    from watchkeeper.errors import SchemaError
+
+    cur = _frame(100, 2)
+    cur["x"] = "oops"
+    with pytest.raises(SchemaError, match="Column 'x' of the current data is numeric"):
+        watchkeeper.compare(_frame(100, 1), cur)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"methods": {"x": "kolmogorov"}}, UnknownMethodError, "unknown drift method 'kolmogorov'"),
+        ({"correction": "sidak"}, UnknownMethodError, "'correction'"),
+        (
+            {"alpha": 1.5},
+            InvalidParameterError,
+            r"'alpha' parameter of compare must be in \(0, 1\)",
+        ),
+        ({"methods": {"x": ("ks", 2.0)}}, InvalidParameterError, "threshold"),
+        ({"delta_numeric": -1}, InvalidParameterError, "delta_numeric"),
+        ({"bins": 0}, InvalidParameterError, "'bins' parameter of Baseline.fit"),
+        ({"multivariate": ["umap"]}, UnknownMethodError, "multivariate method 'umap'"),
+        ({"colour": "red"}, InvalidParameterError, r"Unknown option\(s\) \['colour'\]"),
+        ({"methods": {"c": "ks"}}, InvalidParameterError, "does not apply to categorical"),
+    ],
+)
+def test_bad_options(options: dict[str, object], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        watchkeeper.compare(_frame(200, 1), _frame(200, 2), **options)
+
+
+def test_unknown_check_name() -> None:
+    baseline = Baseline.fit(_frame(200, 1))
+    with pytest.raises(UnknownMethodError, match=r"Unknown check 'drift\.everything'"):
+        baseline.compare(_frame(200, 2), checks=["drift.everything"])
+
+
+def test_chosen_method_and_threshold_per_column_and_kind() -> None:
+    report = watchkeeper.compare(
+        _frame(3_000, 1),
+        _frame(3_000, 2, shift=0.3),
+        methods={"numeric": "psi", "x": ("ks", 0.01), "c": {"method": "hellinger"}},
+    )
+    by_col = {c.column: c for c in report.checks if c.column}
+    assert by_col["x"].check == "drift.ks"
+    assert by_col["x"].threshold == 0.01
+    assert by_col["x"].status == "alert"
+    assert by_col["y"].check == "drift.psi"
+    assert by_col["y"].threshold == 0.2
+    assert by_col["c"].check == "drift.hellinger"
