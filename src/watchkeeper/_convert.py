@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 
     from watchkeeper.schema import Schema
 
-__all__ = ["to_columns", "to_pandas"]
+__all__ = ["is_arrow", "to_columns", "to_pandas"]
 
 
-def _is_arrow(data: Any) -> bool:
+def is_arrow(data: Any) -> bool:
+    """Whether ``data`` is a pyarrow Table or RecordBatch."""
     mod = type(data).__module__
     return mod.startswith("pyarrow") and hasattr(data, "column_names")
 
@@ -38,7 +39,7 @@ def to_pandas(data: Any) -> pd.DataFrame:
 
     if isinstance(data, pd.DataFrame):
         return data
-    if _is_arrow(data):
+    if is_arrow(data):
         return cast("pd.DataFrame", data.to_pandas())
     if type(data).__module__.startswith("polars"):
         return cast("pd.DataFrame", data.to_arrow().to_pandas())
@@ -74,7 +75,7 @@ def to_columns(data: Any, schema: Schema, names: Sequence[str], *, what: str) ->
     """
     if type(data).__module__.startswith("polars"):
         data = data.to_arrow()
-    if _is_arrow(data):
+    if is_arrow(data):
         return _arrow_to_columns(data, schema, names, what=what)
     df = to_pandas(data)
     if len(df) == 0:

@@ -236,9 +236,13 @@ class Schema:
         SchemaError
             A role names a column that is not in the data.
         """
-        from watchkeeper._convert import to_pandas
+        from watchkeeper._convert import is_arrow, to_pandas
 
-        df = to_pandas(data)
+        if type(data).__module__.startswith("polars"):
+            data = data.to_arrow()
+        arrow = is_arrow(data)
+        df = data if arrow else to_pandas(data)
+        names = [str(n) for n in (data.column_names if arrow else df.columns)]
         given: dict[str, str] = dict(roles or {})
         for role, name in (
             ("target", target),
@@ -249,23 +253,26 @@ class Schema:
         ):
             if name is not None:
                 given[name] = role
-        missing = [n for n in given if n not in df.columns]
+        missing = [n for n in given if n not in names]
         if missing:
             raise SchemaError(
                 f"Role given for column(s) {missing} not in the data "
-                f"(columns: {', '.join(map(str, df.columns))})."
+                f"(columns: {', '.join(names)})."
             )
         forced = dict(overrides or {})
         specs: list[ColumnSpec] = []
-        for name in df.columns:
-            key = str(name)
+        for position, key in enumerate(names):
             change = forced.get(key)
             if isinstance(change, str) or (isinstance(change, Mapping) and "kind" in change):
                 # The override decides the kind; inference would only second-guess it (and
                 # would refuse a mixed-type column the override is there to rescue).
                 spec = ColumnSpec(key, "categorical")
             else:
-                spec = _infer_column(key, df[name])
+                spec = (
+                    _infer_arrow_column(key, data.column(position))
+                    if arrow
+                    else _infer_column(key, df.iloc[:, position])
+                )
             given_role = given.get(key)
             if given_role is not None:
                 spec = replace(spec, role=cast("ColumnRole", given_role))
@@ -408,6 +415,45 @@ def _string_or_text_or_id(name: str, series: pd.Series[Any]) -> ColumnSpec:
         return ColumnSpec(name, "datetime")
     n_unique = values.nunique()
     mean_len = float(values.astype(str).str.len().mean())
+    if n_unique > n / 2 and mean_len >= _TEXT_MIN_MEAN_LENGTH:
+        return ColumnSpec(name, "text")
+    if n >= _ID_MIN_ROWS and n_unique >= _ID_UNIQUE_SHARE * n:
+        return ColumnSpec(name, "categorical", role="id")
+    return ColumnSpec(name, "categorical")
+
+
+def _infer_arrow_column(name: str, column: Any) -> ColumnSpec:
+    """Infer a column's kind from its arrow type (no pandas needed: the CLI reads with arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = column.type
+    if pa.types.is_dictionary(t):
+        return ColumnSpec(name, "categorical")
+    if pa.types.is_boolean(t):
+        return ColumnSpec(name, "boolean")
+    if pa.types.is_integer(t):
+        return ColumnSpec(name, "numeric", discrete=True)
+    if pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_duration(t):
+        return ColumnSpec(name, "numeric")
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return ColumnSpec(name, "datetime")
+    if pa.types.is_null(t):
+        return ColumnSpec(name, "categorical")
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        raise SchemaError(
+            f"Column {name!r} has arrow type {t}, which watchkeeper cannot compare; cast it or "
+            f"give it a kind with a schema override."
+        )
+    values = pc.drop_null(column.slice(0, _INFER_SAMPLE))
+    n = len(values)
+    if n == 0:
+        return ColumnSpec(name, "categorical")
+    head = values.slice(0, 1_000)
+    if pc.all(pc.match_substring_regex(head, f"^{_ISO_DATETIME}$")).as_py():
+        return ColumnSpec(name, "datetime")
+    n_unique = pc.count_distinct(values).as_py()
+    mean_len = pc.mean(pc.utf8_length(values)).as_py() or 0.0
     if n_unique > n / 2 and mean_len >= _TEXT_MIN_MEAN_LENGTH:
         return ColumnSpec(name, "text")
     if n >= _ID_MIN_ROWS and n_unique >= _ID_UNIQUE_SHARE * n:

@@ -42,12 +42,14 @@ def test_import_does_not_load_scipy_stats_pandas_or_sklearn() -> None:
 
 def test_results_are_frozen_plain_floats() -> None:
     res = TestResult(np.float64(0.5), np.float32(0.25))
-    assert type(res.statistic) is float and type(res.p_value) is float
+    assert type(res.statistic) is float
+    assert type(res.p_value) is float
     assert repr(res) == "TestResult(statistic=0.5, p_value=0.25)"
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.statistic = 1.0  # type: ignore[misc]
     distance = DistanceResult(np.float64(2.0))
-    assert distance.p_value is None and type(distance.statistic) is float
+    assert distance.p_value is None
+    assert type(distance.statistic) is float
     assert isinstance(AndersonResult(1.0, 0.25, "capped"), TestResult)
 
 

@@ -38,7 +38,8 @@ def test_quantile_edges_equal_numpy_quantiles_deduplicated(seed: int) -> None:
     edges = bin_edges(reference, bins=bins)
     np.testing.assert_array_equal(edges, expected_quantile_edges(reference, bins))
     np.testing.assert_array_equal(bin_edges(np.sort(reference), bins=bins, presorted=True), edges)
-    assert edges[0] == reference.min() and edges[-1] == reference.max()
+    assert edges[0] == reference.min()
+    assert edges[-1] == reference.max()
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -88,8 +89,11 @@ def test_sorted_and_unsorted_paths_agree_with_the_naive_rule(seed: int) -> None:
     np.testing.assert_array_equal(bin_counts(current, edges), expected)
     np.testing.assert_array_equal(bin_counts(np.sort(current), edges, presorted=True), expected)
     ref_counts = bin_counts(reference, edges)
-    assert ref_counts[0] == 0 and ref_counts[-1] == 0 and ref_counts.sum() == reference.size
-    assert ref_counts.dtype == np.int64 and ref_counts.size == edges.size + 1
+    assert ref_counts[0] == 0
+    assert ref_counts[-1] == 0
+    assert ref_counts.sum() == reference.size
+    assert ref_counts.dtype == np.int64
+    assert ref_counts.size == edges.size + 1
 
 
 def test_empty_values_give_zero_counts() -> None:

@@ -59,7 +59,8 @@ def test_nan_is_kept_never_rejected_and_not_counted() -> None:
 
 def test_empty_family_and_single_test() -> None:
     res = correct([], "holm")
-    assert res.p_values.shape == (0,) and res.reject.shape == (0,)
+    assert res.p_values.shape == (0,)
+    assert res.reject.shape == (0,)
     for method in ("bonferroni", "holm", "bh"):
         np.testing.assert_array_equal(correct([0.03], method).p_values, [0.03])
 

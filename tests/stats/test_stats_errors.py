@@ -70,7 +70,7 @@ def test_empty_and_shape_errors(func: Callable[..., Any]) -> None:
         func([], GOOD)
     with pytest.raises(EmptyInputError, match="current has no values left after dropping"):
         func(GOOD, [math.nan, math.nan], nan_policy="omit")
-    with pytest.raises(InvalidParameterError, match="'nan_policy' parameter of .* 'raise' or"):
+    with pytest.raises(InvalidParameterError, match=r"'nan_policy' parameter of .* 'raise' or"):
         func(GOOD, GOOD, nan_policy="propagate")
     if func is not mmd:  # mmd accepts rows × features
         with pytest.raises(InvalidInputError, match=r"reference must be 1-D; got .* \(2, 2\)"):
@@ -145,79 +145,79 @@ def test_unknown_method(call: Callable[[], object], match: str) -> None:
         (
             lambda: correct([0.1], alpha=1.5),
             "The 'alpha' parameter of correct must be in (0, 1). Got 1.5 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: correct([0.1], alpha=0),
             "The 'alpha' parameter of correct must be in (0, 1). Got 0 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: psi([1.0], [2.0], bins=0),
             "The 'bins' parameter of psi must be an int >= 1. Got 0 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: bin_edges([1.0], bins=2.5),
             "The 'bins' parameter of bin_edges must be an int >= 1. Got 2.5 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: kl([1.0], [2.0], bins=True),
             "The 'bins' parameter of kl must be an int >= 1. Got True instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: psi([1.0], [2.0], eps=-1e-3),
             "The 'eps' parameter of psi must be >= 0. Got -0.001 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: hellinger_counts([1], [1], eps=math.nan),
             "The 'eps' parameter of hellinger_counts must be >= 0. Got nan instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: jensen_shannon([1.0], [2.0], base=1),
             "The 'base' parameter of jensen_shannon must be > 0 and != 1. Got 1 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: kl_counts([1], [1], base=-2),
             "The 'base' parameter of kl_counts must be > 0. Got -2 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: mmd([1.0], [2.0], n_permutations=0),
             "The 'n_permutations' parameter of mmd must be an int >= 1. Got 0 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: mmd([1.0], [2.0], max_samples=0),
             "The 'max_samples' parameter of mmd must be an int >= 1. Got 0 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: mmd([1.0], [2.0], seed=-1),
             "The 'seed' parameter of mmd must be an int >= 0. Got -1 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: mmd([1.0], [2.0], plus_one=1),
             "The 'plus_one' parameter of mmd must be a bool. Got 1 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: wasserstein([1.0], [2.0], ddof=-1),
             "The 'ddof' parameter of wasserstein must be an int >= 0. Got -1 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: t_test([1.0, 2], [2.0, 3], equal_var="no"),
             "The 'equal_var' parameter of t_test must be a bool. Got 'no' instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: anderson([1.0], [2.0], midrank=None),
             "The 'midrank' parameter of anderson must be a bool. Got None instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: chi2(["a"], ["b"], kind="goodness_of_fit", correction=True),
             "The 'correction' parameter of chi2 applies only to kind='contingency'.",
-        ),  # noqa: E501
+        ),
         (
             lambda: chi2_counts([1], [2], kind="goodness_of_fit", eps=-1),
             "The 'eps' parameter of chi2_counts must be >= 0. Got -1 instead.",
-        ),  # noqa: E501
+        ),
         (
             lambda: bin_counts([1.0], [0.0, 1.0], presorted="yes"),
             "The 'presorted' parameter of bin_counts must be a bool.",
-        ),  # noqa: E501
+        ),
     ],
 )
 def test_invalid_parameter(call: Callable[[], object], message: str) -> None:
@@ -229,7 +229,7 @@ def test_invalid_parameter(call: Callable[[], object], message: str) -> None:
     "kernel", [psi_counts, kl_counts, jensen_shannon_counts, hellinger_counts, chi2_counts]
 )
 def test_counts_kernel_errors(kernel: Callable[..., Any]) -> None:
-    with pytest.raises(InvalidInputError, match="same length .* got 2 and 3"):
+    with pytest.raises(InvalidInputError, match=r"same length .* got 2 and 3"):
         kernel([1, 2], [1, 2, 3])
     with pytest.raises(InvalidInputError, match="ref_counts must hold finite, non-negative"):
         kernel([1, -2], [1, 2])
@@ -290,7 +290,7 @@ def test_every_error_is_a_watchkeeper_error_and_a_value_error() -> None:
         lambda: ks([], [1.0]),
         lambda: correct([0.1], alpha=2),
         lambda: ks([1.0], [1.0], method="x"),
-    ):  # noqa: E501
+    ):
         with pytest.raises(WatchkeeperError):
             call()
         with pytest.raises(ValueError):

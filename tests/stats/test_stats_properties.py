@@ -53,7 +53,8 @@ counts = (
 @given(samples())
 def test_identical_samples_show_no_drift(x: np.ndarray) -> None:
     res = ks(x, x)
-    assert res.statistic == 0.0 and res.p_value == 1.0
+    assert res.statistic == 0.0
+    assert res.p_value == 1.0
     assert ks_sorted(np.sort(x), np.sort(x)) == res
     assert wasserstein(x, x).statistic == 0.0
     assert energy(x, x).statistic == 0.0
@@ -115,8 +116,10 @@ def test_corrections_are_ordered_and_monotone(p: np.ndarray) -> None:
     bonferroni = correct(p, "bonferroni").p_values
     holm = correct(p, "holm").p_values
     bh = correct(p, "bh").p_values
-    assert np.all(p <= bh + 1e-15) and np.all(bh <= holm + 1e-15)
-    assert np.all(holm <= bonferroni + 1e-15) and np.all(bonferroni <= 1.0)
+    assert np.all(p <= bh + 1e-15)
+    assert np.all(bh <= holm + 1e-15)
+    assert np.all(holm <= bonferroni + 1e-15)
+    assert np.all(bonferroni <= 1.0)
     order = np.argsort(p, kind="stable")
     for adjusted in (bonferroni, holm, bh):
         assert np.all(np.diff(adjusted[order]) >= -1e-15)

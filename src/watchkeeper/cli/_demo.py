@@ -18,6 +18,12 @@ __all__ = ["run_demo"]
 _DRIFTED = ("monthly_charges", "tenure_months", "contract")
 
 
+def _p(p: float | None) -> str:
+    if p is None:
+        return ""
+    return "< 1e-300" if p < 1e-300 else f"{p:.2g}"
+
+
 def run_demo(*, rows: int, seed: int, console: Console | None = None) -> None:
     """Run the demo and print its story to ``console`` (stdout by default)."""
     from watchkeeper.baseline import Baseline
@@ -65,16 +71,16 @@ def run_demo(*, rows: int, seed: int, console: Console | None = None) -> None:
         problems = [c for c in report.checks if c.status in ("alert", "warning")]
         if problems:
             table = Table(show_edge=False, header_style="bold")
-            for col in ("status", "check", "column", "effect", "p-value", "reason"):
-                table.add_column(col)
+            for col in ("status", "drift check", "column", "value", "threshold", "p-value"):
+                table.add_column(col, no_wrap=True)
             for c in problems:
                 table.add_row(
                     c.status,
-                    c.check,
+                    c.check.removeprefix("drift."),
                     c.column or "(dataset)",
                     "" if c.value is None else f"{c.value:.3g}",
-                    "" if c.p_value is None else f"{c.p_value:.2g}",
-                    c.reason,
+                    "" if c.threshold is None else f"{c.threshold:.3g}",
+                    _p(c.p_value),
                 )
             out.print(table)
         flagged_features = {

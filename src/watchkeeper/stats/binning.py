@@ -151,7 +151,7 @@ def _check_edges(edges: npt.ArrayLike) -> FloatArray:
 
 
 def bin_counts(values: npt.ArrayLike, edges: npt.ArrayLike, *, presorted: bool = False) -> IntArray:
-    """Count ``values`` into the bins of ``edges``, with an overflow bin at each end.
+    r"""Count ``values`` into the bins of ``edges``, with an overflow bin at each end.
 
     Parameters
     ----------
@@ -173,6 +173,19 @@ def bin_counts(values: npt.ArrayLike, edges: npt.ArrayLike, *, presorted: bool =
     ------
     InvalidInputError
         If ``values`` is not 1-D or holds NaN, or ``edges`` is not a valid edge vector.
+
+    Notes
+    -----
+    Unsorted values: bin :math:`i` of :math:`x` is :math:`\#\{j : e_j \le x\}` (a binary
+    search of :math:`x` into the edges), except that :math:`x = e_m` goes to bin :math:`m`.
+    Sorted values: the cumulative counts :math:`\#\{x < e_0\}, \dots, \#\{x < e_{m-1}\},
+    \#\{x \le e_m\}, n` come from binary searches of the edges into the values, and the
+    counts are their differences.
+
+    References
+    ----------
+    .. [1] Knuth, D. E. (1998). The Art of Computer Programming, Vol. 3: Sorting and
+       Searching, 2nd ed., section 6.2.1 (binary search). Addison-Wesley.
 
     Examples
     --------
