@@ -41,7 +41,7 @@ from watchkeeper.baseline._profiles import (
     PreparedNumeric,
 )
 
-__all__ = ["METHODS", "Method", "MethodOutcome", "categorical_bins"]
+__all__ = ["METHODS", "Method", "MethodOutcome", "categorical_bins", "ks_and_wasserstein"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,29 @@ def _test(result: Any, **details: Any) -> MethodOutcome:
 def _ks(ref: NumericProfile, cur: PreparedNumeric, eps: float) -> MethodOutcome:
     from watchkeeper.stats import ks_sorted
 
-    return _test(ks_sorted(ref.sorted, cur.sorted), alternative="two-sided", method="auto")
+    return _test(
+        ks_sorted(ref.sorted, cur.sorted, p_value="fast"), alternative="two-sided", method="auto"
+    )
+
+
+def ks_and_wasserstein(
+    ref: NumericProfile, cur: PreparedNumeric
+) -> tuple[MethodOutcome, MethodOutcome]:
+    """The default numeric rule's two numbers from ONE merge of the sorted samples."""
+    from watchkeeper.stats import ks_sorted
+    from watchkeeper.stats._merge import merge_sorted
+
+    merged = merge_sorted(ref.sorted, cur.sorted)
+    test = _test(
+        ks_sorted(ref.sorted, cur.sorted, p_value="fast", merged=merged),
+        alternative="two-sided",
+        method="auto",
+    )
+    raw = merged.wasserstein()
+    effect = MethodOutcome(
+        raw / ref.scale, None, {"raw_distance": raw, "normalized_by": "reference std"}
+    )
+    return test, effect
 
 
 def _t_test(ref: NumericProfile, cur: PreparedNumeric, eps: float) -> MethodOutcome:

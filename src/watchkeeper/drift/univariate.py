@@ -24,7 +24,7 @@ from watchkeeper.baseline._profiles import (
     prepare_categorical,
     prepare_numeric,
 )
-from watchkeeper.drift.methods import METHODS, MethodOutcome
+from watchkeeper.drift.methods import METHODS, MethodOutcome, ks_and_wasserstein
 from watchkeeper.results import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -100,10 +100,7 @@ def _measure(target: ColumnTarget, current: Columns, options: DriftOptions) -> _
         m.skip_reason = _skip_reason(prof.n_valid, prep_n.n_valid, prep_n.n, options)
         if m.skip_reason is None:
             if choice is None:
-                m.test = METHODS["ks"].numeric(prof, prep_n, options.eps)  # type: ignore[misc]
-                m.effect = METHODS["wasserstein"].numeric(  # type: ignore[misc]
-                    prof, prep_n, options.eps
-                )
+                m.test, m.effect = ks_and_wasserstein(prof, prep_n)
             else:
                 m.test = METHODS[choice.method].numeric(  # type: ignore[misc]
                     prof, prep_n, options.eps

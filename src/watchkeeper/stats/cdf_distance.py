@@ -9,6 +9,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from watchkeeper.stats._merge import merge_sorted
 from watchkeeper.stats._results import DistanceResult
 from watchkeeper.stats._validation import (
     FloatArray,
@@ -26,12 +27,7 @@ __all__ = ["energy", "wasserstein", "wasserstein_sorted"]
 
 def _cdf_gaps(u: FloatArray, v: FloatArray) -> tuple[FloatArray, FloatArray]:
     """``|F_u - F_v|`` on each interval between consecutive pooled values, and the widths."""
-    pooled = np.concatenate([u, v])
-    pooled.sort(kind="stable")  # two ascending runs: the stable sort merges them in O(n)
-    widths = np.diff(pooled)
-    cdf_u = np.searchsorted(u, pooled[:-1], side="right") / u.size
-    cdf_v = np.searchsorted(v, pooled[:-1], side="right") / v.size
-    return np.abs(cdf_u - cdf_v), widths
+    return merge_sorted(u, v).cdf_gaps()
 
 
 def wasserstein_sorted(ref_sorted: npt.ArrayLike, cur_sorted: npt.ArrayLike) -> float:
@@ -70,8 +66,7 @@ def wasserstein_sorted(ref_sorted: npt.ArrayLike, cur_sorted: npt.ArrayLike) -> 
     func = "wasserstein_sorted"
     u = as_sorted_kernel_input(ref_sorted, "ref_sorted", func)
     v = as_sorted_kernel_input(cur_sorted, "cur_sorted", func)
-    gaps, widths = _cdf_gaps(u, v)
-    return float(np.dot(gaps, widths))
+    return merge_sorted(u, v).wasserstein()
 
 
 def wasserstein(

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from watchkeeper.stats._merge import MergedSamples, merge_sorted
 from watchkeeper.stats._results import TestResult
 from watchkeeper.stats._validation import (
     FloatArray,
@@ -29,6 +30,7 @@ _ALTERNATIVES: tuple[Literal["two-sided", "less", "greater"], ...] = (
     "greater",
 )
 _METHODS: tuple[Literal["auto", "exact", "asymp"], ...] = ("auto", "exact", "asymp")
+_FAST_P_BOUND = 1e-10
 _MAX_EXACT_N = 10_000  # scipy's ``ks_2samp(method="auto")`` is exact up to this sample size
 # scipy falls back from the exact to the asymptotic p-value, and says so, when the exact
 # recursion under- or overflows; that fallback is part of its documented method="auto".
@@ -103,24 +105,29 @@ def ks(
     return TestResult(float(res.statistic), float(res.pvalue))
 
 
-def _statistic_sorted(ref: FloatArray, cur: FloatArray) -> float:
-    """Two-sided :math:`D` from sorted samples, with ties treated exactly as scipy does."""
-    pooled = np.concatenate([ref, cur])
-    cdf_ref = np.searchsorted(ref, pooled, side="right") / ref.size
-    cdf_cur = np.searchsorted(cur, pooled, side="right") / cur.size
-    diffs = cdf_ref - cdf_cur
-    min_s = float(np.clip(-diffs.min(), 0.0, 1.0))
-    max_s = float(diffs.max())
-    return min_s if min_s > max_s else max_s
-
-
-def ks_sorted(ref_sorted: npt.ArrayLike, cur_sorted: npt.ArrayLike) -> TestResult:
+def ks_sorted(
+    ref_sorted: npt.ArrayLike,
+    cur_sorted: npt.ArrayLike,
+    *,
+    p_value: Literal["exact", "fast"] = "exact",
+    merged: MergedSamples | None = None,
+) -> TestResult:
     """Two-sided KS test on samples already sorted ascending; equals :func:`ks` with defaults.
 
     Parameters
     ----------
     ref_sorted, cur_sorted
         Ascending float64 samples without NaN (sortedness is not verified).
+    p_value
+        ``"exact"`` (default): scipy's p-value. ``"fast"``: the same, except in the
+        asymptotic branch when the Dvoretzky-Kiefer-Wolfowitz-Massart bound
+        :math:`2 e^{-2 n_e D^2}` already puts the p-value below ``1e-10`` (far below any
+        family-corrected alpha): then the limiting Kolmogorov distribution
+        :math:`Q_{KS}(\\sqrt{n_e} D)` is reported, in O(1) instead of scipy's O(n) series.
+        Decisions at any alpha above ``1e-10`` are the same either way.
+    merged
+        The two samples already merged by :func:`~watchkeeper.stats._merge.merge_sorted`
+        (lets a caller share one merge between KS and Wasserstein).
 
     Returns
     -------
@@ -135,8 +142,8 @@ def ks_sorted(ref_sorted: npt.ArrayLike, cur_sorted: npt.ArrayLike) -> TestResul
 
     Notes
     -----
-    The statistic comes from a binary search of the pooled values into each sample (ECDFs
-    evaluated right-continuously, so ties match ``ks_2samp``). When both samples have at most
+    The statistic comes from one linear-time merge of the two samples (ECDFs evaluated
+    right-continuously at the end of each tie group, so ties match ``ks_2samp``). When both samples have at most
     10 000 values the p-value is scipy's exact one and the statistic is rounded to the
     lattice :math:`h / \\mathrm{lcm}(n, m)` as scipy does; otherwise the p-value is
     ``kstwo.sf(D, round(n m / (n + m)))``, scipy's asymptotic branch, without scipy re-sorting
@@ -161,7 +168,8 @@ def ks_sorted(ref_sorted: npt.ArrayLike, cur_sorted: npt.ArrayLike) -> TestResul
     ref = as_sorted_kernel_input(ref_sorted, "ref_sorted", func)
     cur = as_sorted_kernel_input(cur_sorted, "cur_sorted", func)
     n1, n2 = ref.size, cur.size
-    d = _statistic_sorted(ref, cur)
+    check_choice(p_value, "p_value", func, ("exact", "fast"))
+    d = (merged or merge_sorted(ref, cur)).ks_statistic()
     if max(n1, n2) <= _MAX_EXACT_N:
         from scipy.stats import ks_2samp
 
@@ -171,8 +179,13 @@ def ks_sorted(ref_sorted: npt.ArrayLike, cur_sorted: npt.ArrayLike) -> TestResul
             warnings.filterwarnings("ignore", message=_FALLBACK, category=RuntimeWarning)
             p = float(ks_2samp(ref, cur).pvalue)
         return TestResult(d, p)
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    en = float(np.round(m * n / (m + n)))
+    if p_value == "fast" and 2.0 * math.exp(-2.0 * en * d * d) < _FAST_P_BOUND:
+        from scipy.special import kolmogorov
+
+        return TestResult(d, float(kolmogorov(math.sqrt(en) * d)))
     from scipy.stats import kstwo
 
-    m, n = sorted([float(n1), float(n2)], reverse=True)
-    p = float(np.clip(kstwo.sf(d, np.round(m * n / (m + n))), 0.0, 1.0))
+    p = float(np.clip(kstwo.sf(d, en), 0.0, 1.0))
     return TestResult(d, p)
