@@ -45,7 +45,7 @@ import pandas as pd
 
 N_NUMERIC = 20
 CATEGORICAL_LEVELS = (10, 25, 60, 120, 300)
-DRIFTED_NUMERIC = (0, 3, 7)  # mean shift of 0.1 SD
+DRIFTED_NUMERIC = (0, 3, 7)  # mean shift of 0.25 SD
 SCALED_NUMERIC = (11,)  # SD × 1.2
 DRIFTED_CATEGORICAL = (1,)  # 10 % of the rows redrawn from reversed frequencies
 GB = 1024**3
@@ -77,7 +77,7 @@ def make_frame(rows: int, seed: int, *, drift: bool) -> pd.DataFrame:
             x = np.round(rng.uniform(0.0, 100.0, rows), 1)  # ties, like prices
         sd = float(np.std(x[:10_000])) if drift else 0.0
         if drift and j in DRIFTED_NUMERIC:
-            x = x + 0.1 * sd
+            x = x + 0.25 * sd
         if drift and j in SCALED_NUMERIC:
             x = x.mean() + 1.2 * (x - x.mean())
         data[f"num_{j:02d}"] = x

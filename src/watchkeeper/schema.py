@@ -256,8 +256,7 @@ class Schema:
         missing = [n for n in given if n not in names]
         if missing:
             raise SchemaError(
-                f"Role given for column(s) {missing} not in the data "
-                f"(columns: {', '.join(names)})."
+                f"Role given for column(s) {missing} not in the data (columns: {', '.join(names)})."
             )
         forced = dict(overrides or {})
         specs: list[ColumnSpec] = []
@@ -404,9 +403,9 @@ def _infer_column(name: str, series: pd.Series[Any]) -> ColumnSpec:
 
 
 def _string_or_text_or_id(name: str, series: pd.Series[Any]) -> ColumnSpec:
-    values = series.dropna()
-    if len(values) > _INFER_SAMPLE:
-        values = values.sample(_INFER_SAMPLE, random_state=0)
+    # An evenly spaced sample of rows: cheap on a million rows, and not just the first rows.
+    step = max(1, len(series) // _INFER_SAMPLE)
+    values = series.iloc[::step].dropna()
     n = len(values)
     if n == 0:
         return ColumnSpec(name, "categorical")

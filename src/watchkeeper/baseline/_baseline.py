@@ -59,7 +59,7 @@ class Baseline:
         self,
         *,
         schema: Schema,
-        profiles: Mapping[str, Profile],
+        profiles: Mapping[str, Profile | Callable[[], Profile]],
         options: FitOptions,
         n_reference: int,
         encoder: FrameEncoder | None = None,
@@ -69,7 +69,10 @@ class Baseline:
         fitted_at: str | None = None,
     ) -> None:
         self.schema = schema
-        self.profiles = dict(profiles)
+        # A profile is fitted when first asked for (see ``fit(lazy=True)``); most baselines
+        # are fully fitted at construction.
+        self._profiles: dict[str, Profile | Callable[[], Profile]] = dict(profiles)
+        self._reference_columns: Columns | None = None  # until the multivariate fit, if lazy
         self.options = options
         self.n_reference = n_reference
         self.encoder = encoder
@@ -78,9 +81,33 @@ class Baseline:
         self.manifold = manifold
         self.fitted_at = fitted_at or datetime.now(UTC).isoformat()
 
+    @property
+    def column_names(self) -> list[str]:
+        """The profiled columns, in schema order."""
+        return list(self._profiles)
+
+    def profile(self, name: str) -> Profile:
+        """The fitted profile of one column (fitting it now if it is still pending)."""
+        prof = self._profiles[name]
+        if callable(prof):
+            prof = prof()
+            self._profiles[name] = prof
+        return prof
+
+    @property
+    def profiles(self) -> dict[str, Profile]:
+        """Every column's fitted profile."""
+        return {name: self.profile(name) for name in self._profiles}
+
+    def ensure_multivariate(self) -> None:
+        """Fit the multivariate models now if a lazy fit left them pending."""
+        cols, self._reference_columns = self._reference_columns, None
+        if cols is not None:
+            self._fit_multivariate(cols)
+
     def __repr__(self) -> str:
         return (
-            f"<Baseline columns={len(self.profiles)} rows={self.n_reference} "
+            f"<Baseline columns={len(self._profiles)} rows={self.n_reference} "
             f"multivariate={list(self.options.multivariate)}>"
         )
 
@@ -96,6 +123,7 @@ class Baseline:
         prediction_proba: str | None = None,
         progress: Progress | None = None,
         n_jobs: int | None = None,
+        lazy: bool = False,
         **options: Any,
     ) -> Baseline:
         """Fit the baseline on reference (training or validation) data.
@@ -111,6 +139,10 @@ class Baseline:
             Called with a description as each phase starts (the CLI draws a progress bar).
         n_jobs
             Threads for per-column work (default: one per core).
+        lazy
+            Defer each column's profile (and the multivariate models) until first use, so a
+            one-off comparison can fit and compare each column in the same thread task
+            (what ``watchkeeper.compare`` does). ``save`` fits whatever is pending.
         **options
             :class:`~watchkeeper.baseline._options.FitOptions` fields: ``bins``, ``binning``,
             ``multivariate``, ``pca_max_rows``, ``pca_n_components``, ``domain_max_rows``,
@@ -154,6 +186,12 @@ class Baseline:
                 "The reference has no numeric or categorical column to compare "
                 f"(schema: {schema!r})."
             )
+        if lazy:
+            pending = {n: _profile_task(cols, schema, n, opts) for n in names}
+            baseline = cls(schema=schema, profiles=pending, options=opts, n_reference=cols.n_rows)
+            if opts.multivariate:
+                baseline._reference_columns = cols
+            return baseline
         if progress:
             progress("profiling reference columns")
         profiles = _fit_profiles(cols, schema, names, opts, n_jobs)
@@ -168,7 +206,7 @@ class Baseline:
         from watchkeeper.baseline._encode import FrameEncoder
         from watchkeeper.errors import InvalidInputError
 
-        features = [c.name for c in self.schema.features if c.name in self.profiles]
+        features = [c.name for c in self.schema.features if c.name in self._profiles]
         if len(features) < 2:
             return  # multivariate checks need at least two features; they report skipped
         opts = self.options
@@ -268,10 +306,10 @@ class Baseline:
         return load_baseline(Path(path))
 
 
-def _fit_profiles(
-    cols: Columns, schema: Schema, names: Sequence[str], opts: FitOptions, n_jobs: int | None
-) -> dict[str, Profile]:
-    def one(name: str) -> Profile:
+def _profile_task(
+    cols: Columns, schema: Schema, name: str, opts: FitOptions
+) -> Callable[[], Profile]:
+    def one() -> Profile:
         if name in cols.numeric:
             return fit_numeric(
                 name,
@@ -281,6 +319,15 @@ def _fit_profiles(
                 binning=opts.binning,
             )
         return fit_categorical(name, cols.categorical[name])
+
+    return one
+
+
+def _fit_profiles(
+    cols: Columns, schema: Schema, names: Sequence[str], opts: FitOptions, n_jobs: int | None
+) -> dict[str, Profile]:
+    def one(name: str) -> Profile:
+        return _profile_task(cols, schema, name, opts)()
 
     workers = n_jobs or min(len(names), os.cpu_count() or 1) or 1
     if workers > 1 and len(names) > 1:

@@ -186,7 +186,8 @@ class FrameEncoder:
         """
         self._check_fitted()
         _require_columns(columns, self.features_, what="window")
-        out = np.empty((columns.n_rows, len(self.features_)), dtype=np.float64)
+        # Column-major, so that each feature is written contiguously.
+        out = np.empty((columns.n_rows, len(self.features_)), dtype=np.float64, order="F")
         for j, (name, kind) in enumerate(zip(self.features_, self.kinds_, strict=True)):
             if kind == _NUMERIC:
                 if name not in columns.numeric:
@@ -197,9 +198,10 @@ class FrameEncoder:
                     raise _kind_error(name, expected=_CATEGORICAL)
                 raw = self._encode_categorical(name, columns.categorical[name])
             _check_length(name, raw.shape[0], columns.n_rows)
-            col = (raw - self.mean_[j]) / self.scale_[j]
+            col = out[:, j]
+            np.subtract(raw, self.mean_[j], out=col)
+            col /= self.scale_[j]
             col[~np.isfinite(col)] = 0.0
-            out[:, j] = col
         return out
 
     def _encode_categorical(self, name: str, col: CategoricalColumn) -> FloatArray:

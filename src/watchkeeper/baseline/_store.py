@@ -32,6 +32,7 @@ _MODELS = ("encoder", "pca", "domain", "manifold")
 
 def save_baseline(baseline: Baseline, path: Path) -> Path:
     """Write ``baseline`` to ``path`` atomically (temporary file, then rename)."""
+    baseline.ensure_multivariate()
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     columns: list[dict[str, Any]] = []
     for i, (name, prof) in enumerate(baseline.profiles.items()):

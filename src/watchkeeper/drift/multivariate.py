@@ -39,7 +39,12 @@ if TYPE_CHECKING:
     from watchkeeper.baseline._manifold import DomainClassifierReference, ManifoldReference
     from watchkeeper.baseline._pca import PCAReconstructionModel
 
-__all__ = ["domain_classifier", "manifold", "pca_reconstruction"]
+__all__ = [
+    "domain_classifier",
+    "manifold",
+    "pca_reconstruction",
+    "pca_reconstruction_from_errors",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -148,13 +153,42 @@ def pca_reconstruction(
     NannyML, "Data Reconstruction with PCA",
     https://nannyml.readthedocs.io/en/stable/how_it_works/multivariate_drift.html
     """
+    arr = as_matrix(x_window, name="The window", n_features=model.n_features_in_)
+    total, n = model.error_total(arr)
+    return pca_reconstruction_from_errors(
+        model,
+        total=total,
+        n=n,
+        n_rows=int(arr.shape[0]),
+        k=k,
+        warning_k=warning_k,
+        min_rows=min_rows,
+        min_relative_change=min_relative_change,
+    )
+
+
+def pca_reconstruction_from_errors(
+    model: PCAReconstructionModel,
+    *,
+    total: float,
+    n: int,
+    n_rows: int,
+    k: float = 3.0,
+    warning_k: float | None = 2.0,
+    min_rows: int = 100,
+    min_relative_change: float = 0.0,
+) -> CheckResult:
+    """:func:`pca_reconstruction` from the window's summed row errors.
+
+    For a caller that encodes and measures a large window chunk by chunk (summing
+    ``model.error_total`` over the chunks), so the whole encoded window never exists at once.
+    ``total`` is the sum of the row errors over ``n`` finite rows, out of ``n_rows`` rows.
+    """
     k = _real("k", k, low=0.0)
     if warning_k is not None:
         warning_k = _real("warning_k", warning_k, low=0.0, high=k)
     min_rel = _real("min_relative_change", min_relative_change, low=0.0, low_open=False)
     min_rows = _int("min_rows", min_rows, minimum=1)
-    arr = as_matrix(x_window, name="The window", n_features=model.n_features_in_)
-    total, n = model.error_total(arr)
     details: dict[str, Any] = {
         "n_components": model.n_components_,
         "explained_variance_ratio_sum": model.explained_variance_ratio_sum,
@@ -165,7 +199,7 @@ def pca_reconstruction(
         "min_relative_change": min_rel,
         "n_fit": model.n_fit_,
         "n_holdout": model.n_holdout_,
-        "n_nonfinite_rows": int(arr.shape[0] - n),
+        "n_nonfinite_rows": int(n_rows - n),
     }
     if n < min_rows:
         return _skipped(
@@ -384,7 +418,7 @@ def _cross_validated_auc(
 ) -> float:
     if n_threads is None:
         return _cv_auc(reference, current, n_splits=n_splits, seed=seed, max_iter=max_iter)
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=n_threads, user_api="openmp"):
         return _cv_auc(reference, current, n_splits=n_splits, seed=seed, max_iter=max_iter)

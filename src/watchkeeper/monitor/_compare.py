@@ -81,6 +81,7 @@ def compare(
         prediction_proba=prediction_proba,
         progress=progress,
         n_jobs=n_jobs,
+        lazy=True,  # each column is fitted in the same thread task that compares it
         **{k: v for k, v in options.items() if k in fit_names},
     )
     return baseline.compare(

@@ -8,6 +8,7 @@ dataset drift from the column results, then the multivariate checks on the encod
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,12 @@ from watchkeeper.results import CheckResult
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import numpy as np
+    import numpy.typing as npt
+
     from watchkeeper._frame import Columns
     from watchkeeper.baseline._baseline import Baseline, Progress
+    from watchkeeper.baseline._encode import FrameEncoder
 
 __all__ = ["CHECK_NAMES", "run_checks"]
 
@@ -35,6 +40,7 @@ CHECK_NAMES = (
     "drift.manifold",
 )
 _FAMILIES = ("drift",)
+_CHUNK_ROWS = 131_072
 
 
 def _selected(checks: Sequence[str] | None) -> set[str]:
@@ -79,11 +85,11 @@ def run_checks(
 
     available = _column_names(current, to_pandas)
     schema = baseline.schema
-    present = [n for n in baseline.profiles if n in available]
+    present = [n for n in baseline.column_names if n in available]
     if not present:
         raise NoCommonColumnsError(
             "The current data has none of the baseline's columns "
-            f"(baseline: {', '.join(list(baseline.profiles)[:10])}; current: "
+            f"(baseline: {', '.join(baseline.column_names[:10])}; current: "
             f"{', '.join(list(available)[:10])})."
         )
     if progress:
@@ -100,15 +106,22 @@ def run_checks(
     if "drift.dataset" in selected:
         wanted_roles.add("feature")
     targets = [
-        ColumnTarget(n, schema[n].role, baseline.profiles[n])
-        for n in present
-        if schema[n].role in wanted_roles
+        ColumnTarget(n, schema[n].role, baseline) for n in present if schema[n].role in wanted_roles
     ]
     if progress:
         progress(f"checking {len(targets)} columns for drift")
-    column_results = column_drift(targets, cols, opts) if targets else []
+    # The multivariate checks run beside the per-column work: both are numpy calls that
+    # release the GIL, and neither depends on the other.
+    # BLAS stays single-threaded meanwhile: its idle threads spin and would steal the cores
+    # the column threads are sorting on.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=1) as side:
+        multivariate = side.submit(_multivariate, baseline, cols, selected, opts)
+        column_results = column_drift(targets, cols, opts) if targets else []
+        multivariate_results = multivariate.result()
     missing = [
-        n for n in baseline.profiles if n not in available and schema[n].role in wanted_roles
+        n for n in baseline.column_names if n not in available and schema[n].role in wanted_roles
     ]
     column_results += [_missing_column(n, schema[n].role) for n in missing]
     unchecked = [
@@ -127,7 +140,7 @@ def run_checks(
 
         results.append(dataset_drift(feature_results, share=opts.dataset_drift_share))
 
-    results += _multivariate(baseline, cols, selected, opts, progress)
+    results += multivariate_results
     metadata = {
         "created_at": datetime.now(UTC).isoformat(),
         "watchkeeper_version": __version__,
@@ -172,14 +185,11 @@ def _unsupported(name: str, kind: str) -> CheckResult:
 
 
 def _multivariate(
-    baseline: Baseline,
-    cols: Columns,
-    selected: set[str],
-    opts: DriftOptions,
-    progress: Progress | None,
+    baseline: Baseline, cols: Columns, selected: set[str], opts: DriftOptions
 ) -> list[CheckResult]:
     from watchkeeper.drift import multivariate as mv
 
+    baseline.ensure_multivariate()
     fitted = {
         "drift.pca_reconstruction": baseline.pca,
         "drift.domain_classifier": baseline.domain,
@@ -206,9 +216,7 @@ def _multivariate(
             CheckResult(check=n, column=None, value=None, status="skipped", reason=why)
             for n in asked
         ]
-    if progress:
-        progress("multivariate drift")
-    x = encoder.transform(cols)
+    x: npt.NDArray[np.float64] | None = None
     for name in asked:
         model = fitted[name]
         if model is None:
@@ -222,11 +230,31 @@ def _multivariate(
                 )
             )
         elif name == "drift.pca_reconstruction":
-            out.append(
-                mv.pca_reconstruction(model, x, k=opts.pca_k, warning_k=opts.pca_warning_k)  # type: ignore[arg-type]
-            )
-        elif name == "drift.domain_classifier":
-            out.append(mv.domain_classifier(model, x, seed=opts.seed))  # type: ignore[arg-type]
+            out.append(_pca(baseline, encoder, cols, opts))
         else:
-            out.append(mv.manifold(model, x, seed=opts.seed, alpha=opts.alpha))  # type: ignore[arg-type]
+            # The opt-in methods subsample the window; encode it once for both.
+            x = encoder.transform(cols) if x is None else x
+            if name == "drift.domain_classifier":
+                out.append(mv.domain_classifier(model, x, seed=opts.seed))  # type: ignore[arg-type]
+            else:
+                out.append(mv.manifold(model, x, seed=opts.seed, alpha=opts.alpha))  # type: ignore[arg-type]
     return out
+
+
+def _pca(
+    baseline: Baseline, encoder: FrameEncoder, cols: Columns, opts: DriftOptions
+) -> CheckResult:
+    """PCA reconstruction error, encoding and measuring the window chunk by chunk."""
+    from watchkeeper.drift.multivariate import pca_reconstruction_from_errors
+
+    model = baseline.pca
+    assert model is not None
+    total, n = 0.0, 0
+    for start in range(0, cols.n_rows, _CHUNK_ROWS):
+        chunk = cols.take(slice(start, start + _CHUNK_ROWS))
+        t, m = model.error_total(encoder.transform(chunk))
+        total += t
+        n += m
+    return pca_reconstruction_from_errors(
+        model, total=total, n=n, n_rows=cols.n_rows, k=opts.pca_k, warning_k=opts.pca_warning_k
+    )
