@@ -93,7 +93,7 @@ def compare(
 
             schema_obj = Schema.load(schema)
         options: dict[str, Any] = {} if alpha is None else {"alpha": alpha}
-        with phases(7) as step:
+        with phases(5) as step:
             step("reading the reference file")
             ref = read_table(reference)
             step("reading the current file")

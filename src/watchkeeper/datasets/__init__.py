@@ -8,7 +8,7 @@ role of each of its columns.
 
 from __future__ import annotations
 
-from watchkeeper.datasets.churn import (
+from watchkeeper.datasets._churn import (
     CHURN_LEVELS,
     CHURN_REFERENCE_SD,
     CHURN_SCENARIOS,

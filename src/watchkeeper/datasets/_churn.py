@@ -474,7 +474,7 @@ def churn(
     """Draw ``n`` rows of the synthetic churn table, optionally under a scenario.
 
     The columns, their distributions and the scenarios are described in the module
-    docstring (:mod:`watchkeeper.datasets.churn`).
+    docstring (:mod:`watchkeeper.datasets`, ``_churn``).
 
     Parameters
     ----------
