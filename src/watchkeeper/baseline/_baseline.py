@@ -73,6 +73,7 @@ class Baseline:
         # are fully fitted at construction.
         self._profiles: dict[str, Profile | Callable[[], Profile]] = dict(profiles)
         self._reference_columns: Columns | None = None  # until the multivariate fit, if lazy
+        self._transient = False
         self.options = options
         self.n_reference = n_reference
         self.encoder = encoder
@@ -87,11 +88,16 @@ class Baseline:
         return list(self._profiles)
 
     def profile(self, name: str) -> Profile:
-        """The fitted profile of one column (fitting it now if it is still pending)."""
+        """The fitted profile of one column (fitting it now if it is still pending).
+
+        A transient baseline (``fit(transient=True)``) hands each pending profile out once
+        and does not keep it.
+        """
         prof = self._profiles[name]
         if callable(prof):
             prof = prof()
-            self._profiles[name] = prof
+            if not self._transient:
+                self._profiles[name] = prof
         return prof
 
     @property
@@ -124,6 +130,7 @@ class Baseline:
         progress: Progress | None = None,
         n_jobs: int | None = None,
         lazy: bool = False,
+        transient: bool = False,
         **options: Any,
     ) -> Baseline:
         """Fit the baseline on reference (training or validation) data.
@@ -143,6 +150,10 @@ class Baseline:
             Defer each column's profile (and the multivariate models) until first use, so a
             one-off comparison can fit and compare each column in the same thread task
             (what ``watchkeeper.compare`` does). ``save`` fits whatever is pending.
+        transient
+            With ``lazy``: for a single comparison. Each column's profile is handed out once
+            and dropped, so memory holds one column's reference at a time, not all of them.
+            Such a baseline cannot be compared again or saved.
         **options
             :class:`~watchkeeper.baseline._options.FitOptions` fields: ``bins``, ``binning``,
             ``multivariate``, ``pca_max_rows``, ``pca_n_components``, ``domain_max_rows``,
@@ -189,6 +200,7 @@ class Baseline:
         if lazy:
             pending = {n: _profile_task(cols, schema, n, opts) for n in names}
             baseline = cls(schema=schema, profiles=pending, options=opts, n_reference=cols.n_rows)
+            baseline._transient = transient
             if opts.multivariate:
                 baseline._reference_columns = cols
             return baseline

@@ -65,6 +65,7 @@ class ColumnTarget:
 class _Measured:
     target: ColumnTarget
     kind: str
+    n_reference: int
     n: int
     n_valid: int
     skip_reason: str | None
@@ -82,10 +83,7 @@ def column_drift(
     Feature columns under the default rule form one family for the multiple-testing
     correction; prediction and target columns are each their own question.
     """
-    # One thread more than cores: each column's work has short GIL-holding gaps (Python
-    # glue between numpy calls) that a spare thread fills (benchmarks/drift.py: 1.61 s
-    # instead of 1.69 s on 2 cores at a million rows).
-    workers = options.n_jobs or min(len(targets), (os.cpu_count() or 1) + 1) or 1
+    workers = options.n_jobs or min(len(targets), os.cpu_count() or 1) or 1
     if workers > 1 and len(targets) > 1:
         # Largest numeric work first, so the threads finish together.
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -112,7 +110,9 @@ def _measure(target: ColumnTarget, current: Columns, options: DriftOptions) -> _
     if isinstance(prof, NumericProfile):
         prep_n = prepare_numeric(current.numeric[target.name])
         info = _numeric_info(prof, prep_n)
-        m = _Measured(target, kind, prep_n.n, prep_n.n_valid, None, choice, None, None, info)
+        m = _Measured(
+            target, kind, prof.n_valid, prep_n.n, prep_n.n_valid, None, choice, None, None, info
+        )
         m.skip_reason = _skip_reason(prof.n_valid, prep_n.n_valid, prep_n.n, options)
         if m.skip_reason is None:
             if choice is None:
@@ -124,7 +124,9 @@ def _measure(target: ColumnTarget, current: Columns, options: DriftOptions) -> _
         return m
     prep_c = prepare_categorical(prof, current.categorical[target.name])
     info = _categorical_info(prof, prep_c)
-    m = _Measured(target, kind, prep_c.n, prep_c.n_valid, None, choice, None, None, info)
+    m = _Measured(
+        target, kind, prof.n_valid, prep_c.n, prep_c.n_valid, None, choice, None, None, info
+    )
     m.skip_reason = _skip_reason(prof.n_valid, prep_c.n_valid, prep_c.n, options)
     if m.skip_reason is None:
         if choice is None:
@@ -181,7 +183,7 @@ def _check_name(m: _Measured) -> str:
 
 def _decide(m: _Measured, p_corrected: float | None, options: DriftOptions) -> CheckResult:
     name = _check_name(m)
-    n_ref = m.target.profile.n_valid
+    n_ref = m.n_reference
     details: dict[str, Any] = {"role": m.target.role, "kind": m.kind, **m.info}
     if m.skip_reason is not None or m.test is None:
         return CheckResult(
@@ -286,7 +288,7 @@ def _decide_chosen(
         status="alert" if alert else "ok",
         reason=reason,
         n=m.n_valid,
-        n_reference=m.target.profile.n_valid,
+        n_reference=m.n_reference,
         details=details,
     )
 

@@ -81,7 +81,10 @@ def compare(
         prediction_proba=prediction_proba,
         progress=progress,
         n_jobs=n_jobs,
-        lazy=True,  # each column is fitted in the same thread task that compares it
+        # Each column is fitted in the thread task that compares it, and its reference is
+        # dropped right after: the baseline serves this one comparison.
+        lazy=True,
+        transient=True,
         **{k: v for k, v in options.items() if k in fit_names},
     )
     return baseline.compare(

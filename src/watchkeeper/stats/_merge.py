@@ -65,9 +65,10 @@ def merge_sorted(ref: FloatArray, cur: FloatArray) -> MergedSamples:
     order = np.argsort(pooled, kind="stable")  # two ascending runs: a linear-time merge
     values = pooled[order]
     del pooled
-    counts = np.cumsum(order < ref.size, dtype=np.int64)  # reference values so far
+    index = np.int64 if n >= 2**31 else np.int32
+    counts = np.cumsum(order < ref.size, dtype=index)  # reference values so far
     del order
     cdf_diff = counts / ref.size
-    np.subtract(np.arange(1, n + 1, dtype=np.int64), counts, out=counts)  # current so far
+    np.subtract(np.arange(1, n + 1, dtype=index), counts, out=counts)  # current values so far
     cdf_diff -= counts / cur.size
     return MergedSamples(values, cdf_diff)
