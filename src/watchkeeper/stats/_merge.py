@@ -11,9 +11,10 @@ difference), so the statistics are bit-for-bit scipy's terms.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:
     from watchkeeper.stats._validation import FloatArray
@@ -65,8 +66,8 @@ def merge_sorted(ref: FloatArray, cur: FloatArray) -> MergedSamples:
     order = np.argsort(pooled, kind="stable")  # two ascending runs: a linear-time merge
     values = pooled[order]
     del pooled
-    index = np.int64 if n >= 2**31 else np.int32
-    counts = np.cumsum(order < ref.size, dtype=index)  # reference values so far
+    index: type[np.signedinteger[Any]] = np.int64 if n >= 2**31 else np.int32
+    counts: npt.NDArray[np.signedinteger[Any]] = np.cumsum(order < ref.size, dtype=index)
     del order
     cdf_diff = counts / ref.size
     np.subtract(np.arange(1, n + 1, dtype=index), counts, out=counts)  # current values so far
