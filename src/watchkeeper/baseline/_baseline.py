@@ -190,7 +190,7 @@ class Baseline:
             if c.role in CHECKED_ROLES and (c.kind == "numeric" or c.is_categorical)
         ]
         if progress:
-            progress("reading the reference")
+            progress("preparing the reference columns")
         cols = to_columns(reference, schema, names, what="reference")
         if not names:
             raise EmptyInputError(

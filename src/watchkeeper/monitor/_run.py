@@ -93,7 +93,7 @@ def run_checks(
             f"{', '.join(list(available)[:10])})."
         )
     if progress:
-        progress("reading the current window")
+        progress("preparing the current columns")
     cols = to_columns(current, schema, present, what="current")
 
     results: list[CheckResult] = []
