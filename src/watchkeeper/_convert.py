@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from watchkeeper.schema import Schema
 
-__all__ = ["is_arrow", "to_columns", "to_pandas"]
+__all__ = ["column_names", "is_arrow", "to_columns", "to_pandas"]
 
 
 def is_arrow(data: Any) -> bool:
@@ -40,17 +40,52 @@ def to_pandas(data: Any) -> pd.DataFrame:
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
-        return data
+        df = data
+    elif is_arrow(data):
+        df = cast("pd.DataFrame", data.to_pandas())
+    elif type(data).__module__.startswith("polars"):
+        df = cast("pd.DataFrame", data.to_arrow().to_pandas())
+    elif isinstance(data, Mapping):
+        df = pd.DataFrame(dict(data))
+    else:
+        raise InvalidInputError(
+            "Expected a pandas DataFrame, pyarrow Table, polars DataFrame or a mapping of "
+            f"columns. Got {type(data).__name__} instead."
+        )
+    if isinstance(df.columns, pd.MultiIndex):
+        raise InvalidInputError(
+            "The data has hierarchical (MultiIndex) column names; flatten them to strings "
+            "first, e.g. df.columns = ['_'.join(map(str, c)) for c in df.columns]."
+        )
+    if not all(isinstance(c, str) for c in df.columns):
+        df = df.rename(columns=str)  # watchkeeper names every column by its string form
+    return df
+
+
+def column_names(data: Any, *, what: str) -> list[str]:
+    """The column names of ``data`` as strings, refusing duplicates.
+
+    Raises
+    ------
+    InvalidInputError
+        Two columns share a name (after conversion to strings), or names are hierarchical.
+    """
     if is_arrow(data):
-        return cast("pd.DataFrame", data.to_pandas())
-    if type(data).__module__.startswith("polars"):
-        return cast("pd.DataFrame", data.to_arrow().to_pandas())
-    if isinstance(data, Mapping):
-        return pd.DataFrame(dict(data))
-    raise InvalidInputError(
-        "Expected a pandas DataFrame, pyarrow Table, polars DataFrame or a mapping of "
-        f"columns. Got {type(data).__name__} instead."
-    )
+        raw = data.column_names
+    elif type(data).__module__.startswith("polars"):
+        raw = data.columns
+    else:
+        raw = to_pandas(data).columns
+    names = [str(n) for n in raw]
+    from collections import Counter
+
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
+    if dupes:
+        raise InvalidInputError(
+            f"The {what} data has duplicate column names: {', '.join(map(repr, dupes))}. "
+            "Rename them so each column is named once."
+        )
+    return names
 
 
 def to_columns(data: Any, schema: Schema, names: Sequence[str], *, what: str) -> Columns:
@@ -173,6 +208,9 @@ def _arrow_to_columns(table: Any, schema: Schema, names: Sequence[str], *, what:
                 pc.fill_null(as_float, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64
             )
         elif spec.is_categorical:
+            if pa.types.is_floating(col.type):
+                # Arrow keeps NaN apart from null; pandas (and watchkeeper) call both missing.
+                col = pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col)
             if not pa.types.is_dictionary(col.type):
                 col = pc.dictionary_encode(col)
             codes = np.asarray(

@@ -185,8 +185,8 @@ class Schema:
         for name, change in overrides.items():
             if name not in index:
                 raise SchemaError(
-                    f"Override for column {name!r}, which is not in the data "
-                    f"(columns: {', '.join(index)})."
+                    f"The schema names column {name!r}, which is not in the data "
+                    f"(columns: {', '.join(list(index)[:12])}{', ...' if len(index) > 12 else ''})."
                 )
             fields = {"kind": change} if isinstance(change, str) else dict(change)
             unknown = set(fields) - {"kind", "role", "discrete"}
@@ -236,13 +236,13 @@ class Schema:
         SchemaError
             A role names a column that is not in the data.
         """
-        from watchkeeper._convert import is_arrow, to_pandas
+        from watchkeeper._convert import column_names, is_arrow, to_pandas
 
         if type(data).__module__.startswith("polars"):
             data = data.to_arrow()
         arrow = is_arrow(data)
         df = data if arrow else to_pandas(data)
-        names = [str(n) for n in (data.column_names if arrow else df.columns)]
+        names = column_names(df, what="reference")
         given: dict[str, str] = dict(roles or {})
         for role, name in (
             ("target", target),
@@ -349,7 +349,10 @@ class Schema:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise SchemaError(f"The schema is not valid YAML: {exc}") from exc
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise SchemaError(f"The schema is not valid YAML: {problem}{where}.") from exc
         return cls.from_dict(data)
 
     def save(self, path: str | Path) -> None:
@@ -386,6 +389,11 @@ def _infer_column(name: str, series: pd.Series[Any]) -> ColumnSpec:
         return ColumnSpec(name, "categorical")
     if pd.api.types.is_timedelta64_dtype(dtype):
         return ColumnSpec(name, "numeric")
+    if pd.api.types.is_complex_dtype(dtype):
+        raise SchemaError(
+            f"Column {name!r} has dtype {dtype}, which watchkeeper cannot compare; drop it or "
+            "split it into real and imaginary parts."
+        )
     inferred = pd.api.types.infer_dtype(series, skipna=True)
     if inferred in ("string", "empty"):
         return _string_or_text_or_id(name, series)
@@ -423,6 +431,7 @@ def _string_or_text_or_id(name: str, series: pd.Series[Any]) -> ColumnSpec:
 
 def _infer_arrow_column(name: str, column: Any) -> ColumnSpec:
     """Infer a column's kind from its arrow type (no pandas needed: the CLI reads with arrow)."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -444,7 +453,9 @@ def _infer_arrow_column(name: str, column: Any) -> ColumnSpec:
             f"Column {name!r} has arrow type {t}, which watchkeeper cannot compare; cast it or "
             f"give it a kind with a schema override."
         )
-    values = pc.drop_null(column.slice(0, _INFER_SAMPLE))
+    step = max(1, len(column) // _INFER_SAMPLE)
+    sample = column if step == 1 else column.take(np.arange(0, len(column), step))
+    values = pc.drop_null(sample)
     n = len(values)
     if n == 0:
         return ColumnSpec(name, "categorical")

@@ -85,3 +85,67 @@ def test_arrow_and_pandas_inputs_agree() -> None:
     from_pandas = b.compare(cur).to_dict()["checks"]
     from_arrow = b.compare(pa.Table.from_pandas(cur, preserve_index=False)).to_dict()["checks"]
     assert from_arrow == from_pandas
+
+
+def test_polars_input_agrees_with_pandas() -> None:
+    pl = pytest.importorskip("polars", reason="polars is in the dev extra")
+    import watchkeeper
+
+    ref = churn(4_000, seed=9)
+    cur = churn(4_000, seed=10, scenario="covariate_drift")
+    from_polars = watchkeeper.compare(pl.from_pandas(ref), pl.from_pandas(cur))
+    assert from_polars.to_dict()["checks"] == watchkeeper.compare(ref, cur).to_dict()["checks"]
+    assert from_polars.summary.status == "alert"
+
+
+def test_constant_and_empty_features_do_not_blind_the_pca_check() -> None:
+    rng = np.random.default_rng(3)
+
+    def frame(rho: float) -> pd.DataFrame:
+        x = rng.normal(size=20_000)
+        return pd.DataFrame(
+            {
+                "x": x,
+                "y": rho * x + np.sqrt(1 - rho**2) * rng.normal(size=20_000),
+                "z": rng.normal(size=20_000),
+                "country": pd.Series(["US"] * 20_000, dtype="str"),
+                "empty": np.full(20_000, np.nan),
+            }
+        )
+
+    report = Baseline.fit(frame(0.5)).compare(frame(-0.5))
+    pca = next(c for c in report.checks if c.check == "drift.pca_reconstruction")
+    assert pca.status == "alert", pca.reason
+
+
+def test_arrow_nan_in_a_float_coded_categorical_is_missing_as_in_pandas() -> None:
+    from watchkeeper import ColumnSpec, Schema
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"code": rng.choice([1.0, 2.0, np.nan], 3_000), "x": rng.normal(size=3_000)})
+    schema = Schema([ColumnSpec("code", "categorical"), ColumnSpec("x", "numeric")])
+    baseline = Baseline.fit(df, schema, multivariate=())
+    from_arrow = baseline.compare(pa.Table.from_pandas(df, preserve_index=False))
+    code = next(c for c in from_arrow.checks if c.column == "code")
+    assert code.details["n_unseen"] == 0
+    assert code.details["n_missing"] == int(np.isnan(df["code"]).sum())
+    assert code.value == 0.0
+
+
+def test_declared_but_unused_categories_do_not_change_the_result() -> None:
+    def frames(unused: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        rng = np.random.default_rng(0)
+        cats = [f"c{i}" for i in range(3 + unused)]
+
+        def one(p: list[float]) -> pd.DataFrame:
+            values = rng.choice(["c0", "c1", "c2"], 2_000, p=p)
+            return pd.DataFrame({"a": pd.Categorical(values, categories=cats)})
+
+        return one([0.4, 0.3, 0.3]), one([0.6, 0.3, 0.1])
+
+    results = []
+    for unused in (0, 50, 5_000):
+        ref, cur = frames(unused)
+        check = Baseline.fit(ref, multivariate=()).compare(cur).checks[0]
+        results.append((check.value, check.p_value))
+    assert results[0] == results[1] == results[2]

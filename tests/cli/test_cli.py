@@ -152,3 +152,57 @@ def test_demo_runs_and_finds_the_injected_drift() -> None:
     result = runner.invoke(app, ["demo", "--rows", "20000"])
     assert result.exit_code == 0, result.output
     assert result.stdout.count("(matches)") == 3
+
+
+def test_schema_file_overrides_only_what_it_names(files: dict[str, Path], tmp_path: Path) -> None:
+    s = tmp_path / "schema.yaml"
+    s.write_text("columns:\n  - {name: num_products, kind: categorical}\n")
+    args = [
+        "compare",
+        str(files["ref_csv"]),
+        str(files["drift_csv"]),
+        "--schema",
+        str(s),
+        "--target",
+        "churned",
+        "--format",
+        "json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    checks = {c["column"]: c for c in json.loads(result.stdout)["checks"] if c["column"]}
+    assert checks["num_products"]["check"] == "drift.jensen_shannon"  # from the file
+    assert checks["monthly_charges"]["status"] == "alert"  # inferred, still checked
+    assert checks["churned"]["check"] == "drift.target"  # --target applies too
+
+
+def test_schema_file_naming_an_absent_column_exits_2(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    s = tmp_path / "schema.yaml"
+    s.write_text("columns:\n  - {name: zip_code, kind: categorical}\n")
+    result = runner.invoke(
+        app, ["compare", str(files["ref_csv"]), str(files["drift_csv"]), "--schema", str(s)]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+    assert "'zip_code', which is not in the data" in result.stderr
+
+
+def test_invalid_yaml_schema_is_one_line(files: dict[str, Path], tmp_path: Path) -> None:
+    s = tmp_path / "schema.yaml"
+    s.write_text("columns: [\n")
+    result = runner.invoke(
+        app, ["compare", str(files["ref_csv"]), str(files["drift_csv"]), "--schema", str(s)]
+    )
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "not valid YAML" in result.stderr
+
+
+def test_duplicate_columns_in_a_csv_exit_2(files: dict[str, Path], tmp_path: Path) -> None:
+    dup = tmp_path / "dup.csv"
+    dup.write_text("a,a,b\n1,2,3\n4,5,6\n")
+    result = runner.invoke(app, ["compare", str(files["ref_csv"]), str(dup)])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1

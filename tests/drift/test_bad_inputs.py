@@ -10,6 +10,7 @@ import watchkeeper
 from watchkeeper import Baseline
 from watchkeeper.errors import (
     EmptyInputError,
+    InvalidInputError,
     InvalidParameterError,
     MixedTypeColumnError,
     NoCommonColumnsError,
@@ -135,3 +136,62 @@ def test_chosen_method_and_threshold_per_column_and_kind() -> None:
     assert by_col["y"].check == "drift.psi"
     assert by_col["y"].threshold == 0.2
     assert by_col["c"].check == "drift.hellinger"
+
+
+def test_non_string_column_names_are_compared_by_their_string_form() -> None:
+    ref, cur = _frame(500, 1), _frame(500, 2, shift=1.0)
+    ref.columns = [0, 1, 2]
+    cur.columns = [0, 1, 2]
+    report = watchkeeper.compare(ref, cur)
+    assert {c.column for c in report.checks if c.column} == {"0", "1", "2"}
+    assert next(c.status for c in report.checks if c.column == "0") == "alert"
+
+
+def test_multiindex_columns_are_refused() -> None:
+    ref = _frame(100, 1)
+    ref.columns = pd.MultiIndex.from_tuples([("a", "x"), ("a", "y"), ("b", "c")])
+    with pytest.raises(InvalidInputError, match="MultiIndex"):
+        watchkeeper.compare(ref, ref)
+
+
+@pytest.mark.parametrize("side", ["reference", "current"])
+def test_duplicate_column_names_are_refused(side: str) -> None:
+    ok, dup = _frame(100, 1), _frame(100, 2)
+    dup.columns = ["x", "x", "c"]
+    ref, cur = (dup, ok) if side == "reference" else (ok, dup)
+    with pytest.raises(InvalidInputError, match=f"The {side} data has duplicate column names: 'x'"):
+        watchkeeper.compare(ref, cur)
+
+
+def test_schema_naming_a_missing_column_is_a_schema_error() -> None:
+    from watchkeeper import ColumnSpec, Schema
+    from watchkeeper.errors import SchemaError
+
+    schema = Schema([ColumnSpec("x", "numeric"), ColumnSpec("zip_code", "categorical")])
+    with pytest.raises(SchemaError, match="names column\\(s\\) 'zip_code' that the reference"):
+        watchkeeper.compare(_frame(100, 1), _frame(100, 2), schema)
+
+
+def test_schema_and_role_arguments_together_are_refused() -> None:
+    from watchkeeper import Schema
+
+    ref = _frame(100, 1)
+    with pytest.raises(InvalidParameterError, match="got a schema and also target"):
+        Baseline.fit(ref, Schema.infer(ref), target="x")
+
+
+@pytest.mark.parametrize("key", ["numerc", "zip_code"])
+def test_methods_key_that_is_no_column_or_kind_is_refused(key: str) -> None:
+    with pytest.raises(InvalidParameterError, match=f"methods names '{key}'"):
+        watchkeeper.compare(_frame(200, 1), _frame(200, 2), methods={key: "psi"})
+
+
+def test_method_undefined_on_a_column_skips_that_column_only() -> None:
+    ref, cur = _frame(400, 1), _frame(400, 2, shift=1.0)
+    ref["x"] = 1.0
+    cur["x"] = 1.0
+    report = watchkeeper.compare(ref, cur, methods={"x": "anderson"})
+    x = next(c for c in report.checks if c.column == "x")
+    assert x.status == "skipped"
+    assert x.reason.startswith("anderson is undefined here")
+    assert next(c.status for c in report.checks if c.column == "y") == "ok"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from watchkeeper.baseline._profiles import (
     fit_categorical,
     fit_numeric,
 )
-from watchkeeper.errors import EmptyInputError, InvalidParameterError
+from watchkeeper.errors import EmptyInputError, InvalidParameterError, SchemaError
 from watchkeeper.schema import Schema
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class Baseline:
         self._profiles: dict[str, Profile | Callable[[], Profile]] = dict(profiles)
         self._reference_columns: Columns | None = None  # until the multivariate fit, if lazy
         self._transient = False
+        # dict.setdefault is atomic under the GIL, so each pending column gets one lock.
+        self._locks: dict[str, threading.Lock] = {}
+        self._multivariate_lock = threading.Lock()
         self.options = options
         self.n_reference = n_reference
         self.encoder = encoder
@@ -94,11 +98,17 @@ class Baseline:
         and does not keep it.
         """
         prof = self._profiles[name]
-        if callable(prof):
-            prof = prof()
-            if not self._transient:
+        if not callable(prof):
+            return prof
+        if self._transient:
+            return prof()
+        with self._locks.setdefault(name, threading.Lock()):
+            # Another thread may have fitted it while this one waited for the lock.
+            prof = self._profiles[name]
+            if callable(prof):
+                prof = prof()
                 self._profiles[name] = prof
-        return prof
+            return prof
 
     @property
     def profiles(self) -> dict[str, Profile]:
@@ -106,10 +116,13 @@ class Baseline:
         return {name: self.profile(name) for name in self._profiles}
 
     def ensure_multivariate(self) -> None:
-        """Fit the multivariate models now if a lazy fit left them pending."""
-        cols, self._reference_columns = self._reference_columns, None
-        if cols is not None:
-            self._fit_multivariate(cols)
+        """Fit the multivariate models now if a lazy fit left them pending (thread-safe)."""
+        if self._reference_columns is None:
+            return
+        with self._multivariate_lock:
+            if self._reference_columns is not None:
+                self._fit_multivariate(self._reference_columns)
+                self._reference_columns = None
 
     def __repr__(self) -> str:
         return (
@@ -151,9 +164,10 @@ class Baseline:
             one-off comparison can fit and compare each column in the same thread task
             (what ``watchkeeper.compare`` does). ``save`` fits whatever is pending.
         transient
-            With ``lazy``: for a single comparison. Each column's profile is handed out once
-            and dropped, so memory holds one column's reference at a time, not all of them.
-            Such a baseline cannot be compared again or saved.
+            With ``lazy``: for a single comparison. Each column's profile is fitted when asked
+            for and not kept, so the sorted reference values of only the columns being
+            compared are in memory at once (the reference data itself stays referenced).
+            Comparing again or saving fits the profiles again.
         **options
             :class:`~watchkeeper.baseline._options.FitOptions` fields: ``bins``, ``binning``,
             ``multivariate``, ``pca_max_rows``, ``pca_n_components``, ``domain_max_rows``,
@@ -175,6 +189,9 @@ class Baseline:
                 f"{', '.join(FitOptions.field_names())}."
             )
         opts = FitOptions(**options)
+        from watchkeeper._convert import column_names
+
+        available = column_names(reference, what="reference")
         if schema is None:
             schema = Schema.infer(
                 reference, target=target, prediction=prediction, prediction_proba=prediction_proba
@@ -184,6 +201,25 @@ class Baseline:
                 f"The 'schema' parameter of Baseline.fit must be a Schema. Got "
                 f"{type(schema).__name__} instead."
             )
+        else:
+            roles = {
+                "target": target,
+                "prediction": prediction,
+                "prediction_proba": prediction_proba,
+            }
+            given = [k for k, v in roles.items() if v is not None]
+            if given:
+                raise InvalidParameterError(
+                    f"Baseline.fit got a schema and also {', '.join(given)}=...; give the roles "
+                    "in the schema (or leave out the schema to infer it with these roles)."
+                )
+            absent = [c.name for c in schema if c.name not in available]
+            if absent:
+                raise SchemaError(
+                    f"The schema names column(s) {', '.join(map(repr, absent))} that the "
+                    f"reference does not have (it has {', '.join(available[:12])}"
+                    f"{', ...' if len(available) > 12 else ''})."
+                )
         names = [
             c.name
             for c in schema
@@ -235,6 +271,16 @@ class Baseline:
             else slice(None)
         )
         x = self.encoder.transform(cols.take(rows))
+        # A feature that does not vary in the reference (a constant, an all-missing column)
+        # carries no structure, and would fill the one residual dimension PCA needs.
+        varying = x.std(axis=0) > 0
+        if not varying.all():
+            features = [f for f, keep in zip(features, varying, strict=True) if keep]
+            if len(features) < 2:
+                self.encoder = None
+                return
+            self.encoder = FrameEncoder.fit(cols, features=features)
+            x = self.encoder.transform(cols.take(rows))
         try:
             if "pca_reconstruction" in opts.multivariate:
                 from watchkeeper.baseline._pca import PCAReconstructionModel

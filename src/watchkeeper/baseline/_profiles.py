@@ -198,14 +198,21 @@ class CategoricalProfile:
 
 
 def fit_categorical(name: str, column: CategoricalColumn) -> CategoricalProfile:
-    """Profile one categorical reference column (categories sorted by label)."""
+    """Profile one categorical reference column (categories sorted by label).
+
+    Only categories that occur are kept: a level a pandas ``category`` dtype declares but no
+    reference row holds was never seen, and counts as unseen if a window holds it.
+    """
     counts = column.counts()
-    order = sorted(range(len(column.categories)), key=column.categories.__getitem__)
+    order = sorted(
+        (i for i in range(len(column.categories)) if counts[i] > 0),
+        key=column.categories.__getitem__,
+    )
     cats = tuple(column.categories[i] for i in order)
     return CategoricalProfile(
         name=name,
         categories=cats,
-        counts=counts[np.asarray(order, dtype=np.int64)] if order else counts,
+        counts=counts[np.asarray(order, dtype=np.int64)],
         n=len(column),
         n_missing=column.n_missing,
     )

@@ -88,8 +88,13 @@ def load_baseline(path: Path) -> Baseline:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
+    except FileNotFoundError as exc:
+        raise SerializationError(f"Cannot read baseline file {str(path)!r}: no such file.") from exc
     except (OSError, ValueError) as exc:
-        raise SerializationError(f"Cannot read baseline file {str(path)!r}: {exc}") from exc
+        raise SerializationError(
+            f"Cannot read baseline file {str(path)!r}: it is not a watchkeeper baseline file "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})."
+        ) from exc
     try:
         meta = json.loads(bytes(arrays.pop("__meta__")).decode("utf-8"))
     except (KeyError, ValueError) as exc:

@@ -38,6 +38,10 @@ class FailOn(StrEnum):
     warning = "warning"
 
 
+def _overrides(schema: Any) -> dict[str, dict[str, Any]]:
+    return {c.name: {"kind": c.kind, "role": c.role, "discrete": c.discrete} for c in schema}
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
@@ -87,11 +91,10 @@ def compare(
     from watchkeeper.cli._progress import phases
 
     try:
-        schema_obj = None
-        if schema is not None:
-            from watchkeeper.schema import Schema
+        from watchkeeper.schema import Schema
 
-            schema_obj = Schema.load(schema)
+        # The schema file overrides what it names; every other column is inferred.
+        overrides = {} if schema is None else _overrides(Schema.load(schema))
         options: dict[str, Any] = {} if alpha is None else {"alpha": alpha}
         with phases(5) as step:
             step("reading the reference file")
@@ -100,15 +103,8 @@ def compare(
             cur = read_table(current)
             from watchkeeper.monitor import compare as run_compare
 
-            report = run_compare(
-                ref,
-                cur,
-                schema_obj,
-                target=target,
-                prediction=prediction,
-                progress=step,
-                **options,
-            )
+            inferred = Schema.infer(ref, target=target, prediction=prediction, overrides=overrides)
+            report = run_compare(ref, cur, inferred, progress=step, **options)
     except (WatchkeeperError, OSError) as exc:
         raise _fail(str(exc)) from None
 

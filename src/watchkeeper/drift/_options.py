@@ -13,7 +13,8 @@ deviation of the reference), ``delta_categorical=0.1`` (JS distance, i.e. a dive
 bits), ``min_rows=30``, dataset drift when at least half (``dataset_drift_share=0.5``) of the
 checked feature columns alert.
 
-``methods`` overrides the rule for a kind or a column: ``{"numeric": "psi"}``,
+``methods`` overrides the rule for a kind (``numeric``, ``categorical``, ``boolean``; boolean
+columns follow ``categorical`` unless named) or a column: ``{"numeric": "psi"}``,
 ``{"age": ("ks", 0.01)}`` or ``{"plan": {"method": "jensen_shannon", "threshold": 0.2}}``. A
 test method then alerts on its own uncorrected ``p_value < threshold``; a distance method on
 ``value >= threshold`` (see :mod:`watchkeeper.drift.methods` for default thresholds).
@@ -28,7 +29,9 @@ from typing import Any
 from watchkeeper._validate import check_choice, check_int, check_number
 from watchkeeper.errors import InvalidParameterError, UnknownMethodError
 
-__all__ = ["CORRECTIONS", "DriftOptions", "MethodChoice"]
+__all__ = ["CORRECTIONS", "KIND_KEYS", "DriftOptions", "MethodChoice"]
+
+KIND_KEYS = ("numeric", "categorical", "boolean")
 
 CORRECTIONS = ("holm", "bonferroni", "bh", "none")
 _OWNER = "compare"
@@ -94,7 +97,9 @@ class DriftOptions:
         """The method chosen for this column (by name, then by kind), or None for the default."""
         found: MethodChoice | None = self.methods.get(column)
         if found is None:
-            found = self.methods.get("categorical" if kind in ("categorical", "boolean") else kind)
+            found = self.methods.get(kind)
+        if found is None and kind == "boolean":
+            found = self.methods.get("categorical")
         return found
 
     def to_dict(self) -> dict[str, Any]:

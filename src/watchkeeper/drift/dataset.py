@@ -1,8 +1,9 @@
 """Dataset drift: is the window as a whole different from the reference?
 
 The share of checked feature columns that alert is compared with ``dataset_drift_share``
-(default 0.5, as in Evidently's preset). Each column's alert already passed the family-wise
-correction over the feature columns, so the share counts columns, not coin flips.
+(default 0.5, as in Evidently's preset). Under the default rule each column's alert already
+passed the family-wise correction over the feature columns, so the share counts columns, not
+coin flips; a column checked with a user-chosen method decides on its own threshold.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ def _t_test(ref: NumericProfile, cur: PreparedNumeric, eps: float) -> MethodOutc
         cur.n_valid,
         equal_var=False,
     )
-    return _test(res, equal_var=False)
+    return MethodOutcome(float(res.statistic), float(res.pvalue), {"equal_var": False})
 
 
 def _raw(name: str) -> NumericFn:

@@ -25,6 +25,7 @@ from watchkeeper.baseline._profiles import (
     prepare_numeric,
 )
 from watchkeeper.drift.methods import METHODS, MethodOutcome, ks_and_wasserstein
+from watchkeeper.errors import InvalidInputError
 from watchkeeper.results import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class ColumnTarget:
     name: str
     role: str
     source: _ProfileSource
+    kind: str = "numeric"  # the schema kind: numeric, categorical or boolean
 
     @property
     def profile(self) -> Profile:
@@ -98,7 +100,7 @@ def column_drift(
 def _measure(target: ColumnTarget, current: Columns, options: DriftOptions) -> _Measured:
     prof = target.profile
     kind = "numeric" if isinstance(prof, NumericProfile) else "categorical"
-    choice = options.choice_for(target.name, kind)
+    choice = options.choice_for(target.name, target.kind)
     if choice is not None and not METHODS[choice.method].supports(kind):
         from watchkeeper.errors import InvalidParameterError
 
@@ -109,36 +111,68 @@ def _measure(target: ColumnTarget, current: Columns, options: DriftOptions) -> _
         )
     if isinstance(prof, NumericProfile):
         prep_n = prepare_numeric(current.numeric[target.name])
-        info = _numeric_info(prof, prep_n)
         m = _Measured(
-            target, kind, prof.n_valid, prep_n.n, prep_n.n_valid, None, choice, None, None, info
+            target,
+            kind,
+            prof.n_valid,
+            prep_n.n,
+            prep_n.n_valid,
+            None,
+            choice,
+            None,
+            None,
+            _numeric_info(prof, prep_n),
         )
         m.skip_reason = _skip_reason(prof.n_valid, prep_n.n_valid, prep_n.n, options)
         if m.skip_reason is None:
-            if choice is None:
-                m.test, m.effect = ks_and_wasserstein(prof, prep_n)
-            else:
-                m.test = METHODS[choice.method].numeric(  # type: ignore[misc]
-                    prof, prep_n, options.eps
-                )
+            _run_numeric(m, prof, prep_n, options)
         return m
     prep_c = prepare_categorical(prof, current.categorical[target.name])
-    info = _categorical_info(prof, prep_c)
     m = _Measured(
-        target, kind, prof.n_valid, prep_c.n, prep_c.n_valid, None, choice, None, None, info
+        target,
+        kind,
+        prof.n_valid,
+        prep_c.n,
+        prep_c.n_valid,
+        None,
+        choice,
+        None,
+        None,
+        _categorical_info(prof, prep_c),
     )
     m.skip_reason = _skip_reason(prof.n_valid, prep_c.n_valid, prep_c.n, options)
     if m.skip_reason is None:
-        if choice is None:
-            m.test = METHODS["chi2"].categorical(prof, prep_c, options.eps)  # type: ignore[misc]
+        _run_categorical(m, prof, prep_c, options)
+    return m
+
+
+def _run_numeric(
+    m: _Measured, prof: NumericProfile, cur: PreparedNumeric, options: DriftOptions
+) -> None:
+    try:
+        if m.choice is None:
+            m.test, m.effect = ks_and_wasserstein(prof, cur)
+        else:
+            m.test = METHODS[m.choice.method].numeric(prof, cur, options.eps)  # type: ignore[misc]
+    except InvalidInputError as exc:  # a method undefined on this data, e.g. all values equal
+        m.skip_reason = f"{m.choice.method if m.choice else 'ks'} is undefined here: {exc}"
+
+
+def _run_categorical(
+    m: _Measured, prof: CategoricalProfile, cur: PreparedCategorical, options: DriftOptions
+) -> None:
+    try:
+        if m.choice is None:
+            m.test = METHODS["chi2"].categorical(prof, cur, options.eps)  # type: ignore[misc]
             m.effect = METHODS["jensen_shannon"].categorical(  # type: ignore[misc]
-                prof, prep_c, options.eps
+                prof, cur, options.eps
             )
         else:
-            m.test = METHODS[choice.method].categorical(  # type: ignore[misc]
-                prof, prep_c, options.eps
+            m.test = METHODS[m.choice.method].categorical(  # type: ignore[misc]
+                prof, cur, options.eps
             )
-    return m
+    except InvalidInputError as exc:
+        m.skip_reason = f"{m.choice.method if m.choice else 'chi2'} is undefined here: {exc}"
 
 
 def _skip_reason(n_ref: int, n_cur: int, n_rows: int, options: DriftOptions) -> str | None:

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from watchkeeper._version import __version__
-from watchkeeper.drift._options import DriftOptions
+from watchkeeper.drift._options import KIND_KEYS, DriftOptions
 from watchkeeper.errors import InvalidParameterError, NoCommonColumnsError, UnknownMethodError
+from watchkeeper.monitor._blas import single_threaded_blas
 from watchkeeper.monitor.report import Report
 from watchkeeper.results import CheckResult
 
@@ -70,7 +71,7 @@ def run_checks(
     **options: Any,
 ) -> Report:
     """Compare ``current`` with ``baseline`` and return the report (see ``Baseline.compare``)."""
-    from watchkeeper._convert import to_columns, to_pandas
+    from watchkeeper._convert import column_names, to_columns
     from watchkeeper.drift.univariate import ColumnTarget, column_drift
 
     started = time.perf_counter()
@@ -82,8 +83,14 @@ def run_checks(
         )
     opts = DriftOptions(**options)
     selected = _selected(checks)
+    stray = [k for k in opts.methods if k not in KIND_KEYS and k not in baseline.column_names]
+    if stray:
+        raise InvalidParameterError(
+            f"methods names {', '.join(map(repr, stray))}, which is neither a column of the "
+            f"baseline nor a kind ({', '.join(KIND_KEYS)})."
+        )
 
-    available = _column_names(current, to_pandas)
+    available = column_names(current, what="current")
     schema = baseline.schema
     present = [n for n in baseline.column_names if n in available]
     if not present:
@@ -106,7 +113,9 @@ def run_checks(
     if "drift.dataset" in selected:
         wanted_roles.add("feature")
     targets = [
-        ColumnTarget(n, schema[n].role, baseline) for n in present if schema[n].role in wanted_roles
+        ColumnTarget(n, schema[n].role, baseline, schema[n].kind)
+        for n in present
+        if schema[n].role in wanted_roles
     ]
     if progress:
         progress(f"checking {len(targets)} columns for drift")
@@ -114,9 +123,7 @@ def run_checks(
     # release the GIL, and neither depends on the other.
     # BLAS stays single-threaded meanwhile: its idle threads spin and would steal the cores
     # the column threads are sorting on.
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=1) as side:
+    with single_threaded_blas(), ThreadPoolExecutor(max_workers=1) as side:
         multivariate = side.submit(_multivariate, baseline, cols, selected, opts)
         column_results = column_drift(targets, cols, opts) if targets else []
         multivariate_results = multivariate.result()
@@ -152,14 +159,6 @@ def run_checks(
         "duration_seconds": round(time.perf_counter() - started, 4),
     }
     return Report(results, metadata=metadata)
-
-
-def _column_names(current: Any, to_pandas: Any) -> list[str]:
-    names = getattr(current, "column_names", None)  # pyarrow
-    if names is None:
-        cols = getattr(current, "columns", None)  # pandas, polars
-        names = list(cols) if cols is not None else list(to_pandas(current).columns)
-    return [str(n) for n in names]
 
 
 def _missing_column(name: str, role: str) -> CheckResult:
