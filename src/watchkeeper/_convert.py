@@ -22,7 +22,12 @@ if TYPE_CHECKING:
 
     from watchkeeper.schema import Schema
 
-__all__ = ["column_names", "is_arrow", "to_columns", "to_pandas"]
+__all__ = ["column_names", "is_arrow", "is_polars", "to_columns", "to_pandas"]
+
+
+def is_polars(data: Any) -> bool:
+    """Whether ``data`` is a polars DataFrame (read through its arrow form)."""
+    return type(data).__module__.startswith("polars")
 
 
 def is_arrow(data: Any) -> bool:
@@ -43,7 +48,7 @@ def to_pandas(data: Any) -> pd.DataFrame:
         df = data
     elif is_arrow(data):
         df = cast("pd.DataFrame", data.to_pandas())
-    elif type(data).__module__.startswith("polars"):
+    elif is_polars(data):
         df = cast("pd.DataFrame", data.to_arrow().to_pandas())
     elif isinstance(data, Mapping):
         df = pd.DataFrame(dict(data))
@@ -72,7 +77,7 @@ def column_names(data: Any, *, what: str) -> list[str]:
     """
     if is_arrow(data):
         raw = data.column_names
-    elif type(data).__module__.startswith("polars"):
+    elif is_polars(data):
         raw = data.columns
     else:
         raw = to_pandas(data).columns
@@ -110,7 +115,7 @@ def to_columns(data: Any, schema: Schema, names: Sequence[str], *, what: str) ->
     SchemaError
         A numeric column holds values that cannot be read as numbers.
     """
-    if type(data).__module__.startswith("polars"):
+    if is_polars(data):
         data = data.to_arrow()
     if is_arrow(data):
         return _arrow_to_columns(data, schema, names, what=what)

@@ -236,9 +236,9 @@ class Schema:
         SchemaError
             A role names a column that is not in the data.
         """
-        from watchkeeper._convert import column_names, is_arrow, to_pandas
+        from watchkeeper._convert import column_names, is_arrow, is_polars, to_pandas
 
-        if type(data).__module__.startswith("polars"):
+        if is_polars(data):
             data = data.to_arrow()
         arrow = is_arrow(data)
         df = data if arrow else to_pandas(data)

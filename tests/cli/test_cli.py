@@ -24,13 +24,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "ref_csv": d / "ref.csv",
         "same_parquet": d / "same.parquet",
         "drift_csv": d / "drift.csv",
-        "bad_csv": d / "bad.csv",
         "other_csv": d / "other.csv",
     }
     ref.to_csv(paths["ref_csv"], index=False)
     churn(3_000, seed=2).to_parquet(paths["same_parquet"])
     churn(3_000, seed=3, scenario="covariate_drift").to_csv(paths["drift_csv"], index=False)
-    paths["bad_csv"].write_bytes(b'\x00\x01\x02 not, a\n"csv')
     paths["other_csv"].write_text("z\n1\n2\n")
     return paths
 
@@ -185,7 +183,7 @@ def test_schema_file_naming_an_absent_column_exits_2(
         app, ["compare", str(files["ref_csv"]), str(files["drift_csv"]), "--schema", str(s)]
     )
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+    assert len(result.stderr.strip().splitlines()) == 1
     assert "'zip_code', which is not in the data" in result.stderr
 
 

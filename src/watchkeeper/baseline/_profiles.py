@@ -112,6 +112,7 @@ def fit_numeric(
 ) -> NumericProfile:
     """Profile one numeric reference column."""
     from watchkeeper.stats import bin_counts, bin_edges
+    from watchkeeper.stats.binning import quantiles_sorted
 
     prep = prepare_numeric(values)
     s = prep.sorted
@@ -120,7 +121,7 @@ def fit_numeric(
         mean = float(np.mean(s))
         std = float(np.std(s))
         var1 = float(np.var(s, ddof=1)) if n_valid > 1 else 0.0
-        qs = tuple(float(q) for q in np.quantile(s, QUANTILES))
+        qs = tuple(float(q) for q in quantiles_sorted(s, np.asarray(QUANTILES)))
         edges = np.asarray(bin_edges(s, bins=bins, binning=binning, presorted=True), np.float64)
         counts = np.asarray(bin_counts(s, edges, presorted=True), dtype=np.int64)
     else:

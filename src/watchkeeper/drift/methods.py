@@ -97,11 +97,7 @@ def ks_and_wasserstein(
         alternative="two-sided",
         method="auto",
     )
-    raw = merged.wasserstein()
-    effect = MethodOutcome(
-        raw / ref.scale, None, {"raw_distance": raw, "normalized_by": "reference std"}
-    )
-    return test, effect
+    return test, _in_reference_sds(merged.wasserstein(), ref)
 
 
 def _t_test(ref: NumericProfile, cur: PreparedNumeric, eps: float) -> MethodOutcome:
@@ -131,22 +127,23 @@ def _raw(name: str) -> NumericFn:
     return run
 
 
-def _wasserstein(ref: NumericProfile, cur: PreparedNumeric, eps: float) -> MethodOutcome:
-    from watchkeeper.stats import wasserstein_sorted
-
-    raw = float(wasserstein_sorted(ref.sorted, cur.sorted))
+def _in_reference_sds(raw: float, ref: NumericProfile) -> MethodOutcome:
+    """A distance in the column's units, reported in reference standard deviations."""
     return MethodOutcome(
         raw / ref.scale, None, {"raw_distance": raw, "normalized_by": "reference std"}
     )
+
+
+def _wasserstein(ref: NumericProfile, cur: PreparedNumeric, eps: float) -> MethodOutcome:
+    from watchkeeper.stats import wasserstein_sorted
+
+    return _in_reference_sds(float(wasserstein_sorted(ref.sorted, cur.sorted)), ref)
 
 
 def _energy(ref: NumericProfile, cur: PreparedNumeric, eps: float) -> MethodOutcome:
     from watchkeeper.stats import energy
 
-    raw = float(energy(ref.sorted, cur.sorted).statistic)
-    return MethodOutcome(
-        raw / ref.scale, None, {"raw_distance": raw, "normalized_by": "reference std"}
-    )
+    return _in_reference_sds(float(energy(ref.sorted, cur.sorted).statistic), ref)
 
 
 def _numeric_binned(counts_fn: str) -> NumericFn:

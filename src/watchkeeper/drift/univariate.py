@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from watchkeeper.baseline._profiles import (
+    QUANTILES,
     CategoricalProfile,
     NumericProfile,
     PreparedCategorical,
@@ -27,6 +28,7 @@ from watchkeeper.baseline._profiles import (
 from watchkeeper.drift.methods import METHODS, MethodOutcome, ks_and_wasserstein
 from watchkeeper.errors import InvalidInputError
 from watchkeeper.results import CheckResult, Status
+from watchkeeper.stats.binning import quantiles_sorted
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -38,6 +40,7 @@ __all__ = ["ColumnTarget", "column_drift"]
 
 Profile = NumericProfile | CategoricalProfile
 _TOP = 5
+_QUANTILE_LABELS = tuple(f"p{round(q * 100):02d}" for q in QUANTILES)
 
 
 class _ProfileSource(Protocol):
@@ -334,20 +337,14 @@ def _numeric_info(prof: NumericProfile, cur: PreparedNumeric) -> dict[str, Any]:
         "n_inf": cur.n_inf,
         "reference_mean": prof.mean,
         "reference_std": prof.std,
-        "reference_quantiles": dict(
-            zip(("p01", "p05", "p25", "p50", "p75", "p95", "p99"), prof.quantiles, strict=True)
-        ),
+        "reference_quantiles": dict(zip(_QUANTILE_LABELS, prof.quantiles, strict=True)),
     }
     if s.shape[0]:
         info["current_mean"] = float(np.mean(s))
         info["current_std"] = float(np.std(s))
-        idx = np.minimum(
-            (np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) * s.shape[0]).astype(np.int64),
-            s.shape[0] - 1,
-        )
-        info["current_quantiles"] = dict(
-            zip(("p01", "p05", "p25", "p50", "p75", "p95", "p99"), s[idx].tolist(), strict=True)
-        )
+        # Same rule as the reference's (numpy's linear), read off the sorted window in O(1).
+        current_q = quantiles_sorted(s, np.asarray(QUANTILES))
+        info["current_quantiles"] = dict(zip(_QUANTILE_LABELS, current_q.tolist(), strict=True))
     return info
 
 

@@ -36,7 +36,7 @@ BINNINGS = ("quantile", "uniform")
 """The binning rules :func:`bin_edges` knows."""
 
 
-def _quantiles_sorted(v: FloatArray, q: FloatArray) -> FloatArray:
+def quantiles_sorted(v: FloatArray, q: FloatArray) -> FloatArray:
     """Quantiles of sorted ``v`` with numpy's default ``linear`` rule (the same arithmetic)."""
     virtual = q * (v.size - 1)
     below = np.floor(virtual).astype(np.intp)
@@ -123,7 +123,7 @@ def bin_edges(
         )
     if rule == "quantile":
         v_sorted = v if is_sorted else np.sort(v)
-        edges = _quantiles_sorted(v_sorted, np.linspace(0.0, 1.0, n_bins + 1))
+        edges = quantiles_sorted(v_sorted, np.linspace(0.0, 1.0, n_bins + 1))
         edges = np.maximum.accumulate(edges)  # guard against rounding non-monotonicity
     else:
         low, high = (v[0], v[-1]) if is_sorted else (v.min(), v.max())

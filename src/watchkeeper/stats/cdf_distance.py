@@ -12,7 +12,6 @@ import numpy.typing as npt
 from watchkeeper.stats._merge import merge_sorted
 from watchkeeper.stats._results import DistanceResult
 from watchkeeper.stats._validation import (
-    FloatArray,
     NanPolicy,
     as_float,
     as_sorted_kernel_input,
@@ -23,11 +22,6 @@ from watchkeeper.stats._validation import (
 )
 
 __all__ = ["energy", "wasserstein", "wasserstein_sorted"]
-
-
-def _cdf_gaps(u: FloatArray, v: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """``|F_u - F_v|`` on each interval between consecutive pooled values, and the widths."""
-    return merge_sorted(u, v).cdf_gaps()
 
 
 def wasserstein_sorted(ref_sorted: npt.ArrayLike, cur_sorted: npt.ArrayLike) -> float:
@@ -189,5 +183,5 @@ def energy(
     policy = check_nan_policy(nan_policy, func)
     u = np.sort(as_float(reference, "reference", func, policy, allow_inf=False))
     v = np.sort(as_float(current, "current", func, policy, allow_inf=False))
-    gaps, widths = _cdf_gaps(u, v)
+    gaps, widths = merge_sorted(u, v).cdf_gaps()
     return DistanceResult(math.sqrt(2.0) * math.sqrt(float(np.dot(gaps**2, widths))))
