@@ -92,6 +92,8 @@ class CheckResult:
         Rows of the reference the check used.
     details
         JSON-safe mapping with method parameters, bin edges and counts, example values.
+    segment
+        The segment the check ran on (``"contract=Two year"``), or None for the whole window.
     """
 
     check: str
@@ -106,6 +108,7 @@ class CheckResult:
     n: int = 0
     n_reference: int = 0
     details: Mapping[str, Any] = field(default_factory=dict)
+    segment: str | None = None
 
     def __post_init__(self) -> None:
         # Normalise numeric fields so that numpy scalars never leak into reports.
@@ -138,6 +141,7 @@ class CheckResult:
             "n": self.n,
             "n_reference": self.n_reference,
             "details": dict(self.details),
+            "segment": self.segment,
         }
 
     @classmethod
@@ -156,4 +160,5 @@ class CheckResult:
             n=int(data.get("n", 0)),
             n_reference=int(data.get("n_reference", 0)),
             details=dict(data.get("details") or {}),
+            segment=data.get("segment"),
         )

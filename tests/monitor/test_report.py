@@ -132,7 +132,7 @@ def test_empty_report() -> None:
     assert (s.n_reference, s.n_current) == (0, 0)
     assert len(report) == 0
     assert "no checks" in report.to_text()
-    assert report.to_frame().shape == (0, 12)
+    assert report.to_frame().shape == (0, 13)
     assert Report.from_json(report.to_json()) == report
 
 
@@ -300,7 +300,7 @@ def test_from_json_rejects_bad_text() -> None:
 
 def test_to_frame(report: Report) -> None:
     frame = report.to_frame()
-    assert frame.shape == (8, 12)
+    assert frame.shape == (8, 13)
     assert list(frame.columns) == [
         "check",
         "column",

@@ -36,6 +36,7 @@ _FRAME_COLUMNS = (
     "n",
     "n_reference",
     "details",
+    "segment",
 )
 
 
@@ -180,11 +181,13 @@ class Report:
         family: str | Collection[str] | None = None,
         check: str | Collection[str] | None = None,
         column: str | Collection[str] | None = None,
+        segment: str | Collection[str] | None = None,
     ) -> Report:
         """A report with the results that match every given criterion (same metadata).
 
         Each criterion is one string or a collection of strings (any of them matches);
         None does not filter. ``family`` is the first part of the dotted check name.
+        ``segment`` keeps the results of those segments (whole-window results have none).
 
         Raises
         ------
@@ -197,10 +200,11 @@ class Report:
                 f"The 'status' parameter of Report.filter must name statuses among {STATUSES}. "
                 f"Got {sorted(statuses - set(STATUSES))} instead."
             )
-        families, names, columns = (
+        families, names, columns, segments = (
             _selector("family", family),
             _selector("check", check),
             _selector("column", column),
+            _selector("segment", segment),
         )
         kept = [
             c
@@ -209,6 +213,7 @@ class Report:
             and (families is None or c.family in families)
             and (names is None or c.check in names)
             and (columns is None or c.column in columns)
+            and (segments is None or c.segment in segments)
         ]
         return Report(kept, metadata=self._metadata)
 
