@@ -314,6 +314,7 @@ def test_to_frame(report: Report) -> None:
         "n",
         "n_reference",
         "details",
+        "segment",
     ]
     assert frame["value"].dtype == np.float64
     assert frame["n"].dtype == np.int64
