@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
-from watchkeeper._frame import CategoricalColumn, Columns
+from watchkeeper._frame import CategoricalColumn, Columns, TypeErrors
 from watchkeeper.errors import EmptyInputError, InvalidInputError, SchemaError
 
 if TYPE_CHECKING:
@@ -22,7 +23,16 @@ if TYPE_CHECKING:
 
     from watchkeeper.schema import Schema
 
-__all__ = ["column_names", "is_arrow", "is_polars", "to_columns", "to_pandas"]
+__all__ = [
+    "column_names",
+    "datetime_values",
+    "is_arrow",
+    "is_polars",
+    "n_rows_of",
+    "take_rows",
+    "to_columns",
+    "to_pandas",
+]
 
 
 def is_polars(data: Any) -> bool:
@@ -93,7 +103,12 @@ def column_names(data: Any, *, what: str) -> list[str]:
     return names
 
 
-def to_columns(data: Any, schema: Schema, names: Sequence[str], *, what: str) -> Columns:
+_EXAMPLES = 5
+
+
+def to_columns(
+    data: Any, schema: Schema, names: Sequence[str], *, what: str, coerce: bool = False
+) -> Columns:
     """Convert the named columns of ``data`` as ``schema`` says.
 
     Parameters
@@ -107,18 +122,21 @@ def to_columns(data: Any, schema: Schema, names: Sequence[str], *, what: str) ->
         Which columns to convert; each must be in ``data``.
     what
         "reference" or "current", for error messages.
+    coerce
+        Read values of a numeric column that are not numbers as missing, and record them in
+        ``Columns.type_errors`` (for the data-quality checks), instead of raising.
 
     Raises
     ------
     EmptyInputError
         The frame has no rows.
     SchemaError
-        A numeric column holds values that cannot be read as numbers.
+        A numeric column holds values that cannot be read as numbers (without ``coerce``).
     """
     if is_polars(data):
         data = data.to_arrow()
     if is_arrow(data):
-        return _arrow_to_columns(data, schema, names, what=what)
+        return _arrow_to_columns(data, schema, names, what=what, coerce=coerce)
     df = to_pandas(data)
     if len(df) == 0:
         raise EmptyInputError(f"The {what} data has no rows.")
@@ -129,16 +147,48 @@ def to_columns(data: Any, schema: Schema, names: Sequence[str], *, what: str) ->
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         codes = pool.map(lambda n: _pandas_categorical(df[n]), categorical)  # type: ignore[arg-type]
         for name in numeric:
-            out.numeric[name] = _pandas_numeric(df[name], name, what)
+            out.numeric[name] = _pandas_numeric(df[name], name, what, out if coerce else None)
         out.categorical.update(zip(categorical, codes, strict=True))
     out.order.extend(n for n in names if n in out)
+    out.dtypes.update((n, _pandas_family(df[n].dtype)) for n in out.order)
     return out
 
 
-def _pandas_numeric(series: pd.Series[Any], name: str, what: str) -> np.ndarray[Any, Any]:
+def _pandas_family(dtype: Any) -> str:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if (
+        pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    ):
+        return "string"
+    return "other"
+
+
+def _pandas_numeric(
+    series: pd.Series[Any], name: str, what: str, coerce_into: Columns | None
+) -> np.ndarray[Any, Any]:
     import pandas as pd
 
     dtype = series.dtype
+    if coerce_into is not None and not (
+        pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+        or pd.api.types.is_numeric_dtype(dtype)
+    ):
+        parsed = pd.to_numeric(series, errors="coerce")
+        bad = (parsed.isna() & series.notna()).to_numpy()
+        if bad.any():
+            examples = tuple(str(v) for v in pd.unique(series[bad])[:_EXAMPLES])
+            coerce_into.type_errors[name] = TypeErrors(rows=bad, examples=examples)
+        return parsed.to_numpy(dtype=np.float64, na_value=np.nan)
     try:
         if pd.api.types.is_bool_dtype(dtype):
             return series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -189,7 +239,27 @@ def _dedupe_labels(codes: np.ndarray[Any, Any], labels: list[str]) -> Categorica
     return CategoricalColumn(codes=new_codes, categories=tuple(first))
 
 
-def _arrow_to_columns(table: Any, schema: Schema, names: Sequence[str], *, what: str) -> Columns:
+def _arrow_family(type_: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_boolean(type_):
+        return "boolean"
+    if pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_):
+        return "numeric"
+    if pa.types.is_duration(type_):
+        return "numeric"
+    if pa.types.is_timestamp(type_) or pa.types.is_date(type_):
+        return "datetime"
+    if pa.types.is_dictionary(type_):
+        return _arrow_family(type_.value_type)
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return "string"
+    return "other"
+
+
+def _arrow_to_columns(
+    table: Any, schema: Schema, names: Sequence[str], *, what: str, coerce: bool
+) -> Columns:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -201,10 +271,19 @@ def _arrow_to_columns(table: Any, schema: Schema, names: Sequence[str], *, what:
         col = table.column(name) if hasattr(table, "column") else table[name]
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
+        out.dtypes[name] = _arrow_family(col.type)
         if spec.kind == "numeric":
             try:
                 as_float = pc.cast(col, pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                if coerce:
+                    import pandas as pd
+
+                    out.numeric[name] = _pandas_numeric(
+                        pd.Series(col.to_pylist(), dtype=object), name, what, out
+                    )
+                    out.order.append(name)
+                    continue
                 raise SchemaError(
                     f"Column {name!r} of the {what} data is numeric in the schema but has "
                     f"arrow type {col.type}; fix the data or make the column categorical."
@@ -228,3 +307,79 @@ def _arrow_to_columns(table: Any, schema: Schema, names: Sequence[str], *, what:
             continue
         out.order.append(name)
     return out
+
+
+def n_rows_of(data: Any) -> int | None:
+    """The number of rows of a frame or mapping of columns, or None if it cannot be told."""
+    if is_arrow(data):
+        return int(data.num_rows)
+    if is_polars(data):
+        return int(data.height)
+    shape = getattr(data, "shape", None)
+    if shape is not None and len(shape) == 2:
+        return int(shape[0])
+    if isinstance(data, Mapping):
+        lengths = {len(np.asarray(v)) for v in data.values()}
+        return lengths.pop() if len(lengths) == 1 else None
+    return None
+
+
+def take_rows(data: Any, rows: npt.NDArray[np.intp] | slice) -> Any:
+    """Cut the rows of one chunk out of ``data``, keeping its type.
+
+    Parameters
+    ----------
+    data
+        A pandas DataFrame (``iloc``), pyarrow Table or RecordBatch (``slice`` for a slice,
+        ``take`` for positions), polars DataFrame (``slice`` or a gather) or a mapping of
+        column name -> array-like (each column indexed as a numpy array).
+    rows
+        A ``slice`` with step 1 or an integer array of positions (:attr:`Chunk.rows`).
+
+    Returns
+    -------
+    object
+        The same kind of object as ``data`` with only those rows, in the order given.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``data`` is none of the supported kinds.
+
+    Examples
+    --------
+    >>> take_rows({"x": [1, 2, 3, 4]}, np.array([3, 0]))
+    {'x': array([4, 1])}
+    """
+    if isinstance(rows, slice):
+        start, stop, _ = rows.indices(n_rows_of(data) or 0)
+        if is_arrow(data):
+            return data.slice(start, max(stop - start, 0))
+        if is_polars(data):
+            return data.slice(start, max(stop - start, 0))
+    elif is_arrow(data):
+        import pyarrow as pa
+
+        return data.take(pa.array(rows, type=pa.int64()))
+    elif is_polars(data):
+        return data[np.asarray(rows, dtype=np.int64)]
+    iloc = getattr(data, "iloc", None)
+    if iloc is not None:
+        return iloc[rows]
+    if isinstance(data, Mapping):
+        return {name: np.asarray(values)[rows] for name, values in data.items()}
+    raise InvalidInputError(
+        "Expected a pandas DataFrame, pyarrow Table, polars DataFrame or a mapping of columns "
+        f"to split into chunks. Got {type(data).__name__} instead."
+    )
+
+
+def datetime_values(data: Any, name: str) -> np.ndarray[Any, Any]:
+    """Column ``name`` of ``data`` as ``datetime64[ns]`` (NaT where missing or unreadable)."""
+    import pandas as pd
+
+    if is_polars(data):
+        data = data.to_arrow()
+    series = data.column(name).to_pandas() if is_arrow(data) else to_pandas(data)[name]
+    parsed = pd.to_datetime(series, errors="coerce", utc=True)
+    return np.asarray(parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"))

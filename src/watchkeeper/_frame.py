@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CategoricalColumn", "Columns"]
+__all__ = ["CategoricalColumn", "Columns", "TypeErrors"]
 
 FloatArray = npt.NDArray[np.float64]
 CodeArray = npt.NDArray[np.int32]
@@ -51,17 +51,38 @@ class CategoricalColumn:
         return int(np.count_nonzero(self.codes < 0))
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class TypeErrors:
+    """Values of a numeric column that could not be read as numbers (read as missing instead).
+
+    ``rows`` marks them; ``examples`` holds a few of them as text.
+    """
+
+    rows: npt.NDArray[np.bool_]
+    examples: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        """Number of values that were not numbers."""
+        return int(np.count_nonzero(self.rows))
+
+
 @dataclass(slots=True)
 class Columns:
     """A frame normalised for checking: name -> numeric array or categorical column.
 
-    ``order`` keeps the input's column order; ``n_rows`` is the common length.
+    ``order`` keeps the input's column order; ``n_rows`` is the common length. ``dtypes``
+    holds each converted column's dtype family in the input (``numeric``, ``boolean``,
+    ``string``, ``datetime`` or ``other``); ``type_errors`` the numeric columns that held
+    values that are not numbers (only when converted with ``coerce=True``).
     """
 
     n_rows: int
     numeric: dict[str, FloatArray] = field(default_factory=dict)
     categorical: dict[str, CategoricalColumn] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    dtypes: dict[str, str] = field(default_factory=dict)
+    type_errors: dict[str, TypeErrors] = field(default_factory=dict)
 
     def __contains__(self, name: object) -> bool:
         return name in self.numeric or name in self.categorical
@@ -77,4 +98,15 @@ class Columns:
             n = len(range(*rows.indices(self.n_rows)))
         else:
             n = int(rows.shape[0])
-        return Columns(n_rows=n, numeric=numeric, categorical=categorical, order=list(self.order))
+        type_errors = {
+            k: TypeErrors(rows=v.rows[rows], examples=v.examples)
+            for k, v in self.type_errors.items()
+        }
+        return Columns(
+            n_rows=n,
+            numeric=numeric,
+            categorical=categorical,
+            order=list(self.order),
+            dtypes=dict(self.dtypes),
+            type_errors={k: v for k, v in type_errors.items() if v.count},
+        )

@@ -27,7 +27,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "other_csv": d / "other.csv",
     }
     ref.to_csv(paths["ref_csv"], index=False)
-    churn(3_000, seed=2).to_parquet(paths["same_parquet"])
+    # Seed 4, not 2: seed 2's total_charges has a 4-sigma excess of IQR outliers (2.3 % against
+    # 1.4 %), which the quality checks rightly flag; "same" must be an ordinary clean sample.
+    churn(3_000, seed=4).to_parquet(paths["same_parquet"])
     churn(3_000, seed=3, scenario="covariate_drift").to_csv(paths["drift_csv"], index=False)
     paths["other_csv"].write_text("z\n1\n2\n")
     return paths
@@ -168,7 +170,11 @@ def test_schema_file_overrides_only_what_it_names(files: dict[str, Path], tmp_pa
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    checks = {c["column"]: c for c in json.loads(result.stdout)["checks"] if c["column"]}
+    checks = {
+        c["column"]: c
+        for c in json.loads(result.stdout)["checks"]
+        if c["column"] and c["check"].startswith("drift.")
+    }
     assert checks["num_products"]["check"] == "drift.jensen_shannon"  # from the file
     assert checks["monthly_charges"]["status"] == "alert"  # inferred, still checked
     assert checks["churned"]["check"] == "drift.target"  # --target applies too

@@ -32,8 +32,12 @@ def _frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
 def test_empty_frames() -> None:
     with pytest.raises(EmptyInputError, match="reference data has no rows"):
         watchkeeper.compare(_frame(0, 1), _frame(100, 2))
+    # An empty window is a data-quality finding (the feed stopped), not an error...
+    report = watchkeeper.compare(_frame(100, 1), _frame(0, 2))
+    assert [(c.check, c.status) for c in report.checks] == [("quality.empty_window", "alert")]
+    # ...unless only drift was asked for, which an empty window cannot answer.
     with pytest.raises(EmptyInputError, match="current data has no rows"):
-        watchkeeper.compare(_frame(100, 1), _frame(0, 2))
+        watchkeeper.compare(_frame(100, 1), _frame(0, 2), checks=["drift"])
 
 
 def test_no_common_columns() -> None:
@@ -43,7 +47,7 @@ def test_no_common_columns() -> None:
 
 def test_missing_column_is_skipped_not_fatal() -> None:
     report = watchkeeper.compare(_frame(500, 1), _frame(500, 2).drop(columns=["y"]))
-    y = [c for c in report.checks if c.column == "y"]
+    y = [c for c in report.checks if c.family == "drift" and c.column == "y"]
     assert [(c.status, c.reason) for c in y] == [
         ("skipped", "column is missing from the current data")
     ]
@@ -53,7 +57,7 @@ def test_all_nan_column_is_skipped() -> None:
     cur = _frame(500, 2)
     cur["x"] = np.nan
     report = watchkeeper.compare(_frame(500, 1), cur)
-    x = next(c for c in report.checks if c.column == "x")
+    x = next(c for c in report.checks if c.family == "drift" and c.column == "x")
     assert x.status == "skipped"
     assert "missing" in x.reason
 
@@ -63,7 +67,9 @@ def test_inf_values_are_excluded_and_counted() -> None:
     cur.loc[:9, "x"] = np.inf
     cur.loc[10:14, "x"] = -np.inf
     cur.loc[15:19, "x"] = np.nan
-    x = next(c for c in watchkeeper.compare(ref, cur).checks if c.column == "x")
+    x = next(
+        c for c in watchkeeper.compare(ref, cur).checks if c.family == "drift" and c.column == "x"
+    )
     assert x.details["n_inf"] == 15
     assert x.details["n_missing"] == 5
     assert x.n == 2_000 - 20
@@ -72,10 +78,10 @@ def test_inf_values_are_excluded_and_counted() -> None:
 
 def test_too_few_rows_is_skipped() -> None:
     report = watchkeeper.compare(_frame(1_000, 1), _frame(10, 2, shift=5.0))
-    cols = [c for c in report.checks if c.column is not None]
+    cols = [c for c in report.checks if c.family == "drift" and c.column is not None]
     assert {c.status for c in cols} == {"skipped"}
     assert "min_rows=30" in cols[0].reason
-    assert report.summary.status == "skipped"
+    assert report.filter(family="drift").summary.status == "skipped"
 
 
 def test_mixed_type_object_column() -> None:
@@ -85,13 +91,25 @@ def test_mixed_type_object_column() -> None:
         watchkeeper.compare(ref, ref)
 
 
-def test_numeric_column_with_text_in_current_names_the_column() -> None:
+def test_numeric_column_with_text_in_current_is_a_type_violation() -> None:
     from watchkeeper.errors import SchemaError
 
     cur = _frame(100, 2)
     cur["x"] = "oops"
-    with pytest.raises(SchemaError, match="Column 'x' of the current data is numeric"):
-        watchkeeper.compare(_frame(100, 1), cur)
+    report = watchkeeper.compare(_frame(100, 1), cur)
+    typed = next(
+        c for c in report.checks if c.check == "quality.type_violations" and c.column == "x"
+    )
+    assert (typed.status, typed.value, typed.details["examples"]) == ("alert", 1.0, ["oops"])
+    # Every value of x was unreadable: drift on x has nothing to compare.
+    drift = next(c for c in report.checks if c.family == "drift" and c.column == "x")
+    assert drift.status == "skipped"
+    # The reference is held to its schema: text there is an error naming the column.
+    ref = _frame(100, 1)
+    ref["x"] = ref["x"].astype(object)
+    ref.loc[0, "x"] = "oops"
+    with pytest.raises(SchemaError, match="Column 'x' of the reference data is numeric"):
+        watchkeeper.compare(ref, _frame(100, 2), schema=watchkeeper.Schema.infer(_frame(100, 1)))
 
 
 @pytest.mark.parametrize(
@@ -129,7 +147,7 @@ def test_chosen_method_and_threshold_per_column_and_kind() -> None:
         _frame(3_000, 2, shift=0.3),
         methods={"numeric": "psi", "x": ("ks", 0.01), "c": {"method": "hellinger"}},
     )
-    by_col = {c.column: c for c in report.checks if c.column}
+    by_col = {c.column: c for c in report.checks if c.family == "drift" and c.column}
     assert by_col["x"].check == "drift.ks"
     assert by_col["x"].threshold == 0.01
     assert by_col["x"].status == "alert"
@@ -143,8 +161,10 @@ def test_non_string_column_names_are_compared_by_their_string_form() -> None:
     ref.columns = [0, 1, 2]
     cur.columns = [0, 1, 2]
     report = watchkeeper.compare(ref, cur)
-    assert {c.column for c in report.checks if c.column} == {"0", "1", "2"}
-    assert next(c.status for c in report.checks if c.column == "0") == "alert"
+    assert {c.column for c in report.checks if c.family == "drift" and c.column} == {"0", "1", "2"}
+    assert (
+        next(c.status for c in report.checks if c.family == "drift" and c.column == "0") == "alert"
+    )
 
 
 def test_multiindex_columns_are_refused() -> None:
@@ -191,7 +211,7 @@ def test_method_undefined_on_a_column_skips_that_column_only() -> None:
     ref["x"] = 1.0
     cur["x"] = 1.0
     report = watchkeeper.compare(ref, cur, methods={"x": "anderson"})
-    x = next(c for c in report.checks if c.column == "x")
+    x = next(c for c in report.checks if c.family == "drift" and c.column == "x")
     assert x.status == "skipped"
     assert x.reason.startswith("anderson is undefined here")
-    assert next(c.status for c in report.checks if c.column == "y") == "ok"
+    assert next(c.status for c in report.checks if c.family == "drift" and c.column == "y") == "ok"

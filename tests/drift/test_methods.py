@@ -30,10 +30,18 @@ def _frames(shift: float) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_numeric_methods_detect_a_shift_and_pass_a_null(name: str) -> None:
     ref, drifted = _frames(0.8)
     _, same = _frames(0.0)
-    by_col = {c.column: c for c in watchkeeper.compare(ref, drifted, methods={"x": name}).checks}
+    by_col = {
+        c.column: c
+        for c in watchkeeper.compare(ref, drifted, methods={"x": name}).checks
+        if c.family == "drift"
+    }
     assert by_col["x"].check == f"drift.{name}"
     assert by_col["x"].status == "alert", by_col["x"].reason
-    null = {c.column: c for c in watchkeeper.compare(ref, same, methods={"x": name}).checks}
+    null = {
+        c.column: c
+        for c in watchkeeper.compare(ref, same, methods={"x": name}).checks
+        if c.family == "drift"
+    }
     assert null["x"].status == "ok", null["x"].reason
 
 
@@ -42,7 +50,7 @@ def test_categorical_methods_run_on_categorical_and_boolean_columns(name: str) -
     ref, drifted = _frames(0.8)
     column = "flag" if name == "z_proportions" else "c"
     report = watchkeeper.compare(ref, drifted, methods={column: name})
-    check = next(c for c in report.checks if c.column == column)
+    check = next(c for c in report.checks if c.family == "drift" and c.column == column)
     assert check.check == f"drift.{name}"
     assert check.status == "alert", check.reason
 
@@ -50,5 +58,11 @@ def test_categorical_methods_run_on_categorical_and_boolean_columns(name: str) -
 def test_boolean_kind_key_applies_to_boolean_columns() -> None:
     ref, drifted = _frames(0.8)
     report = watchkeeper.compare(ref, drifted, methods={"boolean": "z_proportions"})
-    assert next(c.check for c in report.checks if c.column == "flag") == "drift.z_proportions"
-    assert next(c.check for c in report.checks if c.column == "c") == "drift.jensen_shannon"
+    assert (
+        next(c.check for c in report.checks if c.family == "drift" and c.column == "flag")
+        == "drift.z_proportions"
+    )
+    assert (
+        next(c.check for c in report.checks if c.family == "drift" and c.column == "c")
+        == "drift.jensen_shannon"
+    )

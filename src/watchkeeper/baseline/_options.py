@@ -36,6 +36,8 @@ class FitOptions:
     pca_n_components: float = 0.9
     domain_max_rows: int = 20_000
     manifold_max_rows: int = 2_000
+    reference_chunks: int = 10
+    segment_min_rows: int = 500
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -71,6 +73,8 @@ class FitOptions:
             )
         check_int(_OWNER, "domain_max_rows", self.domain_max_rows, low=100)
         check_int(_OWNER, "manifold_max_rows", self.manifold_max_rows, low=50)
+        check_int(_OWNER, "reference_chunks", self.reference_chunks, low=0)
+        check_int(_OWNER, "segment_min_rows", self.segment_min_rows, low=1)
         check_int(_OWNER, "seed", self.seed, low=0)
 
     @classmethod

@@ -28,6 +28,7 @@ __all__ = [
     "fit_numeric",
     "prepare_categorical",
     "prepare_numeric",
+    "top_count",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -65,6 +66,17 @@ def prepare_numeric(values: FloatArray) -> PreparedNumeric:
     )
 
 
+def top_count(sorted_values: FloatArray) -> tuple[float, int]:
+    """The most frequent value of a sorted array and how often it occurs (one O(n) pass)."""
+    n = sorted_values.shape[0]
+    if n == 0:
+        return float("nan"), 0
+    starts = np.flatnonzero(np.concatenate(([True], sorted_values[1:] != sorted_values[:-1])))
+    lengths = np.diff(np.append(starts, n))
+    best = int(np.argmax(lengths))
+    return float(sorted_values[starts[best]]), int(lengths[best])
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class NumericProfile:
     """The fitted reference of one numeric column."""
@@ -81,6 +93,7 @@ class NumericProfile:
     quantiles: tuple[float, ...]
     edges: FloatArray
     bin_counts: IntArray
+    top_share: float = float("nan")
 
     @property
     def n_valid(self) -> int:
@@ -104,6 +117,7 @@ class NumericProfile:
             "std": self.std,
             "var_ddof1": self.var_ddof1,
             "quantiles": list(self.quantiles),
+            "top_share": self.top_share,
         }
 
 
@@ -142,6 +156,7 @@ def fit_numeric(
         quantiles=qs,
         edges=edges,
         bin_counts=counts,
+        top_share=top_count(s)[1] / n_valid if n_valid else float("nan"),
     )
 
 

@@ -10,6 +10,7 @@ Columns run in threads: the sorts, searches and merges are numpy calls that rele
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -59,6 +60,7 @@ class ColumnTarget:
     role: str
     source: _ProfileSource
     kind: str = "numeric"  # the schema kind: numeric, categorical or boolean
+    drift: bool = True  # False: only prepared for the ``also`` callback of column_drift
 
     @property
     def profile(self) -> Profile:
@@ -80,27 +82,44 @@ class _Measured:
     info: dict[str, Any]
 
 
+Also = Callable[[ColumnTarget, Profile, PreparedNumeric | PreparedCategorical], list[CheckResult]]
+"""Further per-column work run in the same thread task on the prepared window column."""
+
+
 def column_drift(
-    targets: Sequence[ColumnTarget], current: Columns, options: DriftOptions
-) -> list[CheckResult]:
+    targets: Sequence[ColumnTarget],
+    current: Columns,
+    options: DriftOptions,
+    *,
+    also: Also | None = None,
+) -> tuple[list[CheckResult], list[CheckResult]]:
     """Check each target column of ``current`` against its profile.
 
     Feature columns under the default rule form one family for the multiple-testing
-    correction; prediction and target columns are each their own question.
+    correction; prediction and target columns are each their own question. ``also`` is
+    called with each column's profile and prepared window column (so other checks reuse the
+    sort and the counts); its results come back as the second list. Targets with
+    ``drift=False`` are only prepared for ``also``.
     """
     workers = options.n_jobs or min(len(targets), os.cpu_count() or 1) or 1
+
+    def task(t: ColumnTarget) -> tuple[_Measured, list[CheckResult]]:
+        return _measure(t, current, options, also)
+
     if workers > 1 and len(targets) > 1:
-        # Largest numeric work first, so the threads finish together.
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            measured = list(pool.map(lambda t: _measure(t, current, options), targets))
+            done = list(pool.map(task, targets))
     else:
-        measured = [_measure(t, current, options) for t in targets]
-
+        done = [task(t) for t in targets]
+    measured = [m for m, _ in done if m.target.drift]
+    extra = [r for _, rs in done for r in rs]
     corrected = _correct(measured, options)
-    return [_decide(m, corrected.get(m.target.name), options) for m in measured]
+    return [_decide(m, corrected.get(m.target.name), options) for m in measured], extra
 
 
-def _measure(target: ColumnTarget, current: Columns, options: DriftOptions) -> _Measured:
+def _measure(
+    target: ColumnTarget, current: Columns, options: DriftOptions, also: Also | None
+) -> tuple[_Measured, list[CheckResult]]:
     prof = target.profile
     kind = "numeric" if isinstance(prof, NumericProfile) else "categorical"
     choice = options.choice_for(target.name, target.kind)
@@ -127,9 +146,9 @@ def _measure(target: ColumnTarget, current: Columns, options: DriftOptions) -> _
             _numeric_info(prof, prep_n),
         )
         m.skip_reason = _skip_reason(prof.n_valid, prep_n.n_valid, prep_n.n, options)
-        if m.skip_reason is None:
+        if m.skip_reason is None and target.drift:
             _run_numeric(m, prof, prep_n, options)
-        return m
+        return m, also(target, prof, prep_n) if also else []
     prep_c = prepare_categorical(prof, current.categorical[target.name])
     m = _Measured(
         target,
@@ -144,9 +163,9 @@ def _measure(target: ColumnTarget, current: Columns, options: DriftOptions) -> _
         _categorical_info(prof, prep_c),
     )
     m.skip_reason = _skip_reason(prof.n_valid, prep_c.n_valid, prep_c.n, options)
-    if m.skip_reason is None:
+    if m.skip_reason is None and target.drift:
         _run_categorical(m, prof, prep_c, options)
-    return m
+    return m, also(target, prof, prep_c) if also else []
 
 
 def _run_numeric(
