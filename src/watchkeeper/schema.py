@@ -20,7 +20,7 @@ Roles other than these are given by the caller (``target=``, ``prediction=``, ``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
@@ -91,7 +91,8 @@ class Schema:
     ----------
     columns
         The column specs; names must be unique, and at most one column may have each of the
-        roles ``target``, ``prediction``, ``prediction_proba`` and ``timestamp``.
+        roles ``target``, ``prediction`` and ``timestamp`` (``prediction_proba``: one column for
+        a binary score, one per class, ``proba_<class>``, for multiclass).
 
     Examples
     --------
@@ -103,7 +104,7 @@ class Schema:
      ('churned', 'numeric', 'target')]
     """
 
-    _SINGLE_ROLES = ("target", "prediction", "prediction_proba", "timestamp")
+    _SINGLE_ROLES = ("target", "prediction", "timestamp")
 
     def __init__(self, columns: Iterable[ColumnSpec]) -> None:
         cols = tuple(columns)
@@ -209,7 +210,7 @@ class Schema:
         *,
         target: str | None = None,
         prediction: str | None = None,
-        prediction_proba: str | None = None,
+        prediction_proba: str | Sequence[str] | None = None,
         id: str | None = None,
         timestamp: str | None = None,
         roles: Mapping[str, str] | None = None,
@@ -222,7 +223,8 @@ class Schema:
         data
             The frame (its columns and dtypes are read; values are sampled).
         target, prediction, prediction_proba, id, timestamp
-            Convenience: the column having that role.
+            Convenience: the column having that role (``prediction_proba``: one column, or a
+            list of ``proba_<class>`` columns for a multiclass model).
         roles
             Column name -> role, for any other roles (e.g. ``{"region": "segment"}``).
         overrides
@@ -244,10 +246,11 @@ class Schema:
         df = data if arrow else to_pandas(data)
         names = column_names(df, what="reference")
         given: dict[str, str] = dict(roles or {})
+        probas = [prediction_proba] if isinstance(prediction_proba, str) else prediction_proba
         for role, name in (
             ("target", target),
             ("prediction", prediction),
-            ("prediction_proba", prediction_proba),
+            *(("prediction_proba", p) for p in probas or ()),
             ("id", id),
             ("timestamp", timestamp),
         ):

@@ -358,12 +358,16 @@ def test_from_state_refuses_malformed_state() -> None:
 
 
 def test_learned_band_matches_a_hand_computation_with_unequal_chunk_sizes() -> None:
-    # mean 0.3; deviations -0.3, 0, 0.3; squared x sizes 9, 0, 27 -> mean 12 -> sigma_1 = √12.
-    # At n = 48 and k = 2 the half-width is 2·√12/√48 = 1.
+    # mean 0.3; deviations -0.3, 0, 0.3; squared x sizes 9, 0, 27 -> sum 36 over C - 1 = 2
+    # chunks' freedom -> sigma_1 = √18. The spread is estimated from 3 chunks, so the nominal
+    # k = 2 becomes the Student-t prediction multiplier t_2(Φ(2))·√(1 + 1/3).
+    from scipy.stats import norm, t
+
     stats = stats_of([0.0, 0.3, 0.6], [100, 50, 300])
     band = stats.learned_band("quality.missing_rate", "age", None, 48, k=2)
     assert band is not None
-    assert band == pytest.approx((0.3, -0.7, 1.3), abs=1e-12)
+    half = t.ppf(norm.cdf(2), df=2) * np.sqrt(4 / 3) * np.sqrt(18) / np.sqrt(48)
+    assert band == pytest.approx((0.3, 0.3 - half, 0.3 + half), abs=1e-12)
     assert stats.learned_band("quality.missing_rate", "other", None, 48, k=2) is None
 
 
@@ -394,13 +398,19 @@ UPPER_STATS = stats_of([0.02, 0.04, 0.03, 0.01, 0.05], [100] * 5)  # mean 0.03
 UPPER_KEY = ("quality.missing_rate", "age", None)
 
 
-@pytest.mark.parametrize(("value", "status"), [(0.1, "alert"), (0.065, "warning"), (0.035, "ok")])
+@pytest.mark.parametrize(("value", "status"), [(0.2, "alert"), (0.1, "warning"), (0.035, "ok")])
 def test_upper_direction_alerts_beyond_k_and_warns_beyond_warning_k(
     value: float, status: Status
 ) -> None:
     mu, _, upper = band(UPPER_STATS, 100, 3, UPPER_KEY)
     _, _, w_upper = band(UPPER_STATS, 100, 2, UPPER_KEY)
-    assert (mu, round(upper, 6), round(w_upper, 6)) == pytest.approx((0.03, 0.072426, 0.058284))
+    # sigma_1 = √(0.1 / 4); over 5 chunks k = 3 and 2 become t_4 prediction multipliers.
+    from scipy.stats import norm, t
+
+    def limit(k: float) -> float:
+        return 0.03 + t.ppf(norm.cdf(k), df=4) * np.sqrt(1.2) * np.sqrt(0.1 / 4) / np.sqrt(100)
+
+    assert (mu, upper, w_upper) == pytest.approx((0.03, limit(3), limit(2)), rel=1e-12)
     report = Report([result(value, status="alert" if status == "ok" else "ok")])
     (out,) = apply_learned_thresholds(report, UPPER_STATS).checks
     assert out.status == status
@@ -485,7 +495,7 @@ def test_details_direction_override_changes_the_decision() -> None:
 
 
 def test_too_few_reference_chunks_skip_and_unknown_keys_keep_fixed_thresholds() -> None:
-    stats = stats_of([0.1, 0.2, 0.3], [100] * 3)
+    stats = stats_of([0.1, 0.11, 0.12], [100] * 3)
     fixed = result(0.9, column="other", status="alert", reason="fixed alert")
     skipped = result(None, status="skipped", reason="too few rows")
     report = Report([result(0.9, status="alert"), fixed, skipped], metadata={"n_current": 100})

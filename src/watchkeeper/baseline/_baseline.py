@@ -172,7 +172,7 @@ class Baseline:
         *,
         target: str | None = None,
         prediction: str | None = None,
-        prediction_proba: str | None = None,
+        prediction_proba: str | Sequence[str] | None = None,
         progress: Progress | None = None,
         n_jobs: int | None = None,
         lazy: bool = False,

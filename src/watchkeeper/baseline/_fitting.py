@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from watchkeeper.baseline._labels import LabelSpec
     from watchkeeper.baseline._options import FitOptions
     from watchkeeper.monitor.chunked import ChunkStats
+    from watchkeeper.monitor.report import Report
     from watchkeeper.performance import PerformanceReference
     from watchkeeper.schema import Schema
 
@@ -206,17 +207,19 @@ def fit_chunk_stats(baseline: Baseline, reference: Any, n_rows: int) -> ChunkSta
     times = None
     if timestamp is not None and timestamp in column_names(reference, what="reference"):
         times = datetime_values(reference, timestamp)
-    checks = [
-        "drift.columns",
-        "drift.dataset",
-        "drift.prediction",
-        "drift.target",
-        "quality",
-        "performance",
-    ]
+    from watchkeeper.monitor._thresholds import LEARNABLE_QUALITY
+
+    checks = [*LEARNABLE_QUALITY, "performance"]
+
+    def run(chunk: Any) -> Report:
+        report = run_checks(baseline, chunk, checks=checks)
+        return report.filter(
+            check=[c.check for c in report.checks if c.check != "performance.calibration"]
+        )
+
     return reference_chunk_stats(
         reference,
-        run=lambda chunk: run_checks(baseline, chunk, checks=checks),
+        run=run,
         n_rows=n_rows,
         number=number,
         timestamps=times,

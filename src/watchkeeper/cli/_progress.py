@@ -10,10 +10,12 @@ __all__ = ["phases"]
 
 
 @contextmanager
-def phases(total: int, *, enabled: bool | None = None) -> Iterator[Callable[[str], None]]:
+def phases(total: int | None, *, enabled: bool | None = None) -> Iterator[Callable[[str], None]]:
     """Yield a callback that advances a progress bar by one phase and shows its name.
 
-    Quiet (a no-op callback) when stderr is not a terminal, e.g. when piped or in CI.
+    ``total`` is the number of phases expected; None when it is not known in advance (a
+    comparison in chunks), which draws a pulsing bar. Quiet (a no-op callback) when stderr
+    is not a terminal, e.g. when piped or in CI.
     """
     show = sys.stderr.isatty() if enabled is None else enabled
     if not show:
@@ -41,4 +43,5 @@ def phases(total: int, *, enabled: bool | None = None) -> Iterator[Callable[[str
             bar.update(task, description=description)
 
         yield step
-        bar.update(task, completed=total)
+        if total is not None:
+            bar.update(task, completed=total)

@@ -24,7 +24,7 @@ def compare(
     checks: Sequence[str] | None = None,
     target: str | None = None,
     prediction: str | None = None,
-    prediction_proba: str | None = None,
+    prediction_proba: str | Sequence[str] | None = None,
     progress: Progress | None = None,
     n_jobs: int | None = None,
     **options: Any,

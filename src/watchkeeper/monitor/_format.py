@@ -10,11 +10,16 @@ Markdown, the HTML and the rich table show the same strings and differ only in e
 * Names come from user data and may hold anything: :func:`clean` replaces every
   non-printable character (newlines, tabs, ANSI escapes, bidi overrides) with its Python
   escape, so no cell can break a line, move the cursor or colour a terminal.
+
+:func:`sections` groups the results the way every rendering shows them: one
+:class:`Section` per check family of the whole window (Drift, Data quality, Performance, then
+any other family), then one per segment, each with its results problems first.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,10 +28,12 @@ if TYPE_CHECKING:
     from watchkeeper.results import CheckResult, Status
 
 __all__ = [
+    "FAMILY_TITLES",
     "HEADERS",
     "MISSING",
     "NUMERIC_COLUMNS",
     "SEVERITY_ORDER",
+    "Section",
     "cells",
     "clean",
     "context_line",
@@ -34,6 +41,7 @@ __all__ = [
     "format_number",
     "format_p_value",
     "ordered",
+    "sections",
     "status_phrase",
     "truncate",
 ]
@@ -50,6 +58,13 @@ NUMERIC_COLUMNS = frozenset({3, 4, 5})
 SEVERITY_ORDER: tuple[Status, ...] = ("alert", "warning", "ok", "skipped")
 """Statuses from the most to the least pressing: the order of every rendering."""
 
+FAMILY_TITLES: Mapping[str, str] = {
+    "drift": "Drift",
+    "quality": "Data quality",
+    "performance": "Performance",
+}
+"""Section titles of the known check families, in the order the sections come."""
+
 _RANK: dict[str, int] = {status: rank for rank, status in enumerate(SEVERITY_ORDER)}
 
 _NOUNS: dict[str, tuple[str, str]] = {
@@ -63,6 +78,75 @@ _NOUNS: dict[str, tuple[str, str]] = {
 def ordered(checks: Iterable[CheckResult]) -> list[CheckResult]:
     """Problems first: alert, warning, then ok, then skipped; input order within a status."""
     return sorted(checks, key=lambda c: _RANK.get(c.status, len(_RANK)))
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled group of results: one check family of the whole window, or one segment.
+
+    Parameters
+    ----------
+    title
+        ``Drift``, ``Data quality``, ``Performance``, another family's name, or
+        ``Segment <column>=<value>``; cleaned (:func:`clean`), not yet escaped.
+    checks
+        Its results, problems first (:func:`ordered`).
+    """
+
+    title: str
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def heading(self) -> str:
+        """``Drift — 2 alerts, 0 warnings, 14 ok``: the title and its counts."""
+        counts: dict[Status, int] = {}
+        for check in self.checks:
+            counts[check.status] = counts.get(check.status, 0) + 1
+        return f"{self.title} — {status_phrase(counts)}"
+
+
+def sections(checks: Iterable[CheckResult]) -> list[Section]:
+    """The results grouped for display: families of the whole window, then segments.
+
+    Whole-window results (``segment`` None) form one section per family, the known families
+    first (:data:`FAMILY_TITLES` order) and any other in order of first appearance; each
+    segment then gets one section, in order of first appearance. Empty groups give no
+    section; within a section the results are :func:`ordered`.
+
+    Examples
+    --------
+    >>> from watchkeeper.results import CheckResult
+    >>> found = sections([
+    ...     CheckResult("quality.missing_rate", "age", 0.0),
+    ...     CheckResult("drift.wasserstein", "age", 0.3, status="alert"),
+    ...     CheckResult("drift.wasserstein", "age", 0.1, segment="plan=basic"),
+    ... ])
+    >>> [s.heading for s in found]
+    ['Drift — 1 alert, 0 warnings', 'Data quality — 0 alerts, 0 warnings, 1 ok', \
+'Segment plan=basic — 0 alerts, 0 warnings, 1 ok']
+    """
+    families: dict[str, list[CheckResult]] = {name: [] for name in FAMILY_TITLES}
+    segments: dict[str, list[CheckResult]] = {}
+    for check in checks:
+        if check.segment is None:
+            families.setdefault(check.family, []).append(check)
+        else:
+            segments.setdefault(check.segment, []).append(check)
+    found = [
+        Section(FAMILY_TITLES.get(family) or _title(family), tuple(ordered(group)))
+        for family, group in families.items()
+        if group
+    ]
+    found += [
+        Section(f"Segment {clean(segment)}", tuple(ordered(group)))
+        for segment, group in segments.items()
+    ]
+    return found
+
+
+def _title(family: str) -> str:
+    name = clean(family)
+    return name[:1].upper() + name[1:]
 
 
 def format_number(value: float | None) -> str:

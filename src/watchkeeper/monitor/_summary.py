@@ -62,12 +62,12 @@ class Summary:
     n_checks
         Number of checks.
     drifted_columns
-        Columns with an alerting ``drift.*`` check, largest effect size (value) first; one
-        entry per column (its alerting drift check with the largest value). Warnings are
-        not listed.
+        Columns with an alerting ``drift.*`` check on the whole window, largest effect size
+        (value) first; one entry per column (its alerting drift check with the largest
+        value). Warnings and per-segment results are not listed.
     dataset_drift
-        Whether a ``drift.dataset`` check alerted; None when there is no such check or every
-        one was skipped.
+        Whether the whole window's ``drift.dataset`` check alerted; None when there is no
+        such check or it was skipped. Per-segment results do not count.
     n_reference, n_current
         Rows of the reference and current data, from the report's metadata (0 if absent).
     """
@@ -86,7 +86,11 @@ class Summary:
         counts = dict.fromkeys(STATUSES, 0)
         for check in checks:
             counts[check.status] += 1
-        dataset = [c.status for c in checks if c.check == "drift.dataset" and c.status != "skipped"]
+        dataset = [
+            c.status
+            for c in checks
+            if c.check == "drift.dataset" and c.segment is None and c.status != "skipped"
+        ]
         return cls(
             status=worst_status([c.status for c in checks]),
             counts=MappingProxyType(counts),
@@ -113,7 +117,8 @@ class Summary:
 def _drifted_columns(checks: Sequence[CheckResult]) -> tuple[DriftedColumn, ...]:
     best: dict[str, CheckResult] = {}
     for c in checks:
-        if c.family != "drift" or c.column is None or c.status != "alert":
+        whole_window = c.segment is None
+        if c.family != "drift" or c.column is None or not whole_window or c.status != "alert":
             continue
         held = best.get(c.column)
         if held is None or _effect(c) > _effect(held):

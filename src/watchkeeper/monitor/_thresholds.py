@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from watchkeeper.results import CheckResult, Status
 
 __all__ = [
+    "LEARNABLE_QUALITY",
     "ChunkSeries",
     "ChunkStats",
     "apply_consecutive",
@@ -34,6 +35,22 @@ __all__ = [
 
 StatKey = tuple[str, str | None, str | None]
 """``(check, column, segment)``: what a value in :class:`ChunkStats` is about."""
+
+LEARNABLE_QUALITY = (
+    "quality.missing_rate",
+    "quality.outlier_rate",
+    "quality.non_finite",
+    "quality.type_violations",
+)
+"""Quality checks whose reference-chunk values are an unbiased sample of a window's value.
+
+With every ``performance.*`` metric except calibration, these are the checks that learn their
+thresholds from reference chunks (a rate or a mean, whose spread shrinks as 1/sqrt(n)). Drift
+distances, out-of-range and unseen shares, top-value shares, cardinality and duplicates are
+not: a chunk of the reference is inside the reference's own range and categories, so its
+value is biased low (or depends on n beyond the spread), and a learned limit would fire on
+clean windows. Those keep their own rules in ``compare_chunks``.
+"""
 
 _ERROR_METRICS = ("log_loss", "brier", "mae", "mse", "rmse", "mape", "calibration")
 _STATE_FORMAT = "watchkeeper-chunk-stats"
@@ -82,13 +99,26 @@ class ChunkSeries:
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "sizes", sizes)
 
+    def multiplier(self, k: float) -> float:
+        """The band's half-width in spreads for a nominal ``k``: the Student-t prediction
+        multiplier ``t_{C-1}(Φ(k)) · sqrt(1 + 1/C)`` over ``C`` chunks (``k`` itself when the
+        spread is known exactly, C → ∞)."""
+        c = len(self.values)
+        if c < 2 or k == 0:
+            return k
+        from scipy import special
+
+        return float(special.stdtrit(c - 1, special.ndtr(k)) * math.sqrt(1.0 + 1.0 / c))
+
     def band(self, n: int, k: float) -> tuple[float, float, float]:
-        """``(mean, mean - k·σ₁/√n, mean + k·σ₁/√n)``; see :class:`ChunkStats` for σ₁."""
+        """``(mean, mean - k'·σ₁/√n, mean + k'·σ₁/√n)``, ``k' = multiplier(k)``; see
+        :class:`ChunkStats` for σ₁."""
         m = np.asarray(self.values, dtype=np.float64)
         sizes = np.asarray(self.sizes, dtype=np.float64)
         mu = float(m.mean())
-        sigma_1 = float(np.sqrt(np.mean((m - mu) ** 2 * sizes)))
-        half = k * sigma_1 / math.sqrt(n)
+        dof = max(len(m) - 1, 1)
+        sigma_1 = float(np.sqrt(np.sum((m - mu) ** 2 * sizes) / dof))
+        half = self.multiplier(k) * sigma_1 / math.sqrt(n)
         return mu, mu - half, mu + half
 
 
@@ -108,15 +138,20 @@ class ChunkStats:
     For a key with chunk values :math:`m_i` over :math:`n_i` rows (:math:`i = 1..C`), let
     :math:`\\mu = \\frac1C \\sum_i m_i` and the unit-size spread
 
-    .. math:: \\sigma_1 = \\sqrt{\\tfrac1C \\textstyle\\sum_i (m_i - \\mu)^2\\, n_i}.
+    .. math:: \\sigma_1 = \\sqrt{\\tfrac{1}{C-1} \\textstyle\\sum_i (m_i - \\mu)^2\\, n_i}.
 
     A value measured over :math:`n` rows varies by about :math:`\\sigma_1/\\sqrt n` (true for
-    means and rates, roughly so for distances), so multiplying each squared deviation by its
-    chunk size makes chunks of unequal size comparable, and the band for a window of
-    :math:`n` rows is :math:`\\mu \\pm k\\,\\sigma_1/\\sqrt n`: a window four times the chunk
-    size gets a band half as wide. Reference chunks are part of the data the baseline was
-    fitted on, so their values are slightly optimistic; a constant check (e.g. a missing
-    rate of 0 in every chunk) has a zero-width band and any move to the bad side breaches it.
+    means and rates), so multiplying each squared deviation by its chunk size makes chunks of
+    unequal size comparable, and the band for a window of :math:`n` rows is
+    :math:`\\mu \\pm k'\\,\\sigma_1/\\sqrt n`: a window four times the chunk size gets a band
+    half as wide. ``k`` (default 3) is the nominal normal multiplier; as :math:`\\sigma_1` is
+    estimated from only :math:`C` chunks, the band uses the Student-t prediction multiplier
+    :math:`k' = t_{C-1}^{-1}(\\Phi(k))\\sqrt{1 + 1/C}` (4.5 for k = 3 over 10 chunks, 3.7 over
+    20), so that a clean window breaches it as rarely as ``k`` promises. Reference chunks
+    are part of the data the baseline was fitted on, so their values are slightly
+    optimistic; a constant check (e.g. a missing rate of 0 in every chunk) has a zero-width
+    band, and a move to the bad side breaches it (an alert then also needs the check's own
+    significance test, see :func:`apply_learned_thresholds`).
 
     Examples
     --------
@@ -192,8 +227,9 @@ class ChunkStats:
         Notes
         -----
         With chunk values :math:`m_i` over :math:`n_i` rows, :math:`\\mu` their plain mean
-        and :math:`\\sigma_1 = \\sqrt{\\mathrm{mean}_i((m_i - \\mu)^2 n_i)}`, the band is
-        :math:`\\mu \\pm k\\,\\sigma_1/\\sqrt n` (see :class:`ChunkStats`).
+        and :math:`\\sigma_1 = \\sqrt{\\sum_i (m_i - \\mu)^2 n_i / (C - 1)}`, the band is
+        :math:`\\mu \\pm k'\\,\\sigma_1/\\sqrt n` with the prediction multiplier :math:`k'`
+        (see :class:`ChunkStats`).
 
         Raises
         ------
@@ -389,7 +425,17 @@ def _learn(
         limit, w_limit, sign, bad, good = lower, w_lower, "-", "<", ">="
         status = "alert" if v < lower else "warning" if v < w_lower else "ok"
     tail = f"at n={n} over {m} reference chunks)"
-    if status == "alert":
+    alpha = result.details.get("alpha")
+    credible = result.p_value is None or not isinstance(alpha, float) or result.p_value < alpha
+    if status == "alert" and not credible:
+        # Beyond the learned limit, but the check's own test against the reference says this
+        # is within sampling error (e.g. one missing value where the reference had none).
+        status = "warning"
+        reason = (
+            f"{_fmt(v)} {bad} learned limit {_fmt(limit)} but not significant "
+            f"(p={result.p_value:.3g} >= {alpha:g}; mean {_fmt(mu)} {sign} {k:g}"
+        )
+    elif status == "alert":
         reason = f"{_fmt(v)} {bad} learned limit {_fmt(limit)} (mean {_fmt(mu)} {sign} {k:g}"
     else:
         op = bad if status == "warning" else good

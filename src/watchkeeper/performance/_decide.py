@@ -101,12 +101,10 @@ def decide(
     status: Status = "ok"
     if significant and matters:
         status, reason = "alert", f"{moved}: {test} and at least the {margin} that matters"
-    elif breach and worse_by > 0:
-        status, reason = "alert", _beyond(name, value, limit, higher, se_w, z_a)
     elif breach:
-        status = "warning"
-        reason = f"{_beyond(name, value, limit, higher, se_w, z_a)}, though no worse than the "
-        reason += f"baseline {base:.4g}"
+        # A floor is the user's own limit: below it is unacceptable, even when the baseline
+        # was no better.
+        status, reason = "alert", _beyond(name, value, limit, higher, se_w, z_a)
     elif significant:
         status, reason = "warning", f"{moved}: {test} but less than the {margin} that matters"
     elif worse_by < 0:
@@ -123,6 +121,7 @@ def decide(
         band_method=band.method,
         band_method_reference=reference.methods.get(name),
         floor=limit,
+        alpha=options.alpha,
     )
     if name == "accuracy" and computed.confusion is not None:
         details["confusion_matrix"] = computed.confusion

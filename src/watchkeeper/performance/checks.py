@@ -11,11 +11,11 @@ Decision of a metric check
     * ``alert`` when ``p < alpha`` and the change matters: a drop of at least ``max_drop``
       (higher-is-better), an increase of at least ``max_relative_increase`` times the baseline
       (error metrics); or when a floor is given and the value is credibly below it,
-      ``value + z_α · se_window < floor`` (a ceiling: ``value − z_α · se_window > ceiling``)
-      and the value is worse than the baseline;
-    * ``warning`` when ``p < alpha`` but the change is smaller than the margin, or when the
-      value is credibly beyond its floor but no worse than the baseline (improvements never
-      alert);
+      ``value + z_α · se_window < floor`` (a ceiling: ``value − z_α · se_window > ceiling``),
+      even when the baseline was no better: a floor is the user's own limit (the seed's
+      "accuracy < 0.9");
+    * ``warning`` when ``p < alpha`` but the change is smaller than the margin (without a
+      floor, an improvement never alerts);
     * ``ok`` otherwise;
     * ``skipped`` (with the reason) when the window has no label (``"no labels in the
       window"``), fewer than ``min_rows`` labelled rows, no scores for a score metric, too few

@@ -222,7 +222,6 @@ def _numeric_checks(
             reference_count=prof.n_inf,
         )
     ]
-    ref, s = prof.sorted, cur.sorted
     if prof.n_valid == 0:
         why = "every reference value is missing or infinite"
         for check in ("quality.outlier_rate", "quality.out_of_range", "quality.constant"):
@@ -232,30 +231,63 @@ def _numeric_checks(
         return out
     # Outliers: the same fences on both sides, so the reference's own share is the expectation.
     low, high = fences(prof, options)
+    if low == high:
+        out.append(
+            CheckResult(
+                check="quality.outlier_rate",
+                column=name,
+                value=None,
+                status="skipped",
+                reason=f"the {options.outlier_rule} fences collapse to one value ({low:g}): "
+                "most reference values are equal",
+                n_reference=prof.n_valid,
+            )
+        )
+    else:
+        out.append(_outliers(name, kind, prof, cur, low, high, options))
+    out += _range_and_constant(name, kind, prof, cur, options)
+    return out
+
+
+def _outliers(
+    name: str,
+    kind: str,
+    prof: NumericProfile,
+    cur: PreparedNumeric,
+    low: float,
+    high: float,
+    options: QualityOptions,
+) -> CheckResult:
+    ref, s = prof.sorted, cur.sorted
     ref_out = sum(_outside(ref, low, high))
     below, above = _outside(s, low, high)
-    out.append(
-        rate_check(
-            "quality.outlier_rate",
-            name,
-            k=below + above,
-            n=cur.n_valid,
-            expected=ref_out / prof.n_valid,
-            margin=options.margin("outlier_rate", name, kind),
-            options=options,
-            what=f"outliers ({options.outlier_rule} fences)",
-            n_reference=prof.n_valid,
-            reference_count=ref_out,
-            details={
-                "rule": options.outlier_rule,
-                "low_fence": low,
-                "high_fence": high,
-                "below": below,
-                "above": above,
-                "examples": _examples(s, below, above, options.examples),
-            },
-        )
+    return rate_check(
+        "quality.outlier_rate",
+        name,
+        k=below + above,
+        n=cur.n_valid,
+        expected=ref_out / prof.n_valid,
+        margin=options.margin("outlier_rate", name, kind),
+        options=options,
+        what=f"outliers ({options.outlier_rule} fences)",
+        n_reference=prof.n_valid,
+        reference_count=ref_out,
+        details={
+            "rule": options.outlier_rule,
+            "low_fence": low,
+            "high_fence": high,
+            "below": below,
+            "above": above,
+            "examples": _examples(s, below, above, options.examples),
+        },
     )
+
+
+def _range_and_constant(
+    name: str, kind: str, prof: NumericProfile, cur: PreparedNumeric, options: QualityOptions
+) -> list[CheckResult]:
+    ref, s = prof.sorted, cur.sorted
+    out: list[CheckResult] = []
     # Out of range: user bounds (the reference's own share outside them is expected), else the
     # reference range (a new draw lands outside n draws' range with probability 2 / (n + 1)).
     declared = options.bounds.get(name)
