@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import sys
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from watchkeeper._version import __version__
-from watchkeeper.errors import WatchkeeperError
+from watchkeeper.cli._baseline import baseline_app
+from watchkeeper.cli._output import FailOn, OutputFormat, emit, fail, failed
+from watchkeeper.errors import InvalidParameterError, WatchkeeperError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from watchkeeper.baseline import Baseline
+    from watchkeeper.cli._inputs import ChunkSpec
+    from watchkeeper.monitor.chunked import ChunkedReport
+    from watchkeeper.monitor.report import Report
 
 __all__ = ["app", "main"]
 
@@ -21,30 +29,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(baseline_app)
 
-
-class OutputFormat(StrEnum):
-    """Formats of ``watchkeeper compare``'s output."""
-
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-
-
-class FailOn(StrEnum):
-    """Statuses ``--fail-on`` can exit 1 on."""
-
-    alert = "alert"
-    warning = "warning"
-
-
-def _overrides(schema: Any) -> dict[str, dict[str, Any]]:
-    return {c.name: {"kind": c.kind, "role": c.role, "discrete": c.discrete} for c in schema}
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
+# Options that shape a baseline: a saved baseline already has them.
+_FIT_OPTIONS = ("--schema", "--target", "--prediction", "--prediction-proba", "--segment")
 
 
 def _version(value: bool) -> None:
@@ -63,16 +51,108 @@ def _root(
     """Keeps watch over machine-learning models in production."""
 
 
+def _check_usage(
+    files: list[Path],
+    baseline: Path | None,
+    given: dict[str, bool],
+    *,
+    chunk: str | None,
+    consecutive: int | None,
+    timestamp: str | None,
+) -> None:
+    """Refuse file counts and option combinations that do not make sense, before any work."""
+    listed = f" ({', '.join(str(f) for f in files)})" if files else ""
+    if baseline is not None:
+        if len(files) != 1:
+            raise InvalidParameterError(
+                f"With --baseline, give just the CURRENT data file; got {len(files)} files{listed}."
+            )
+        clash = [name for name in _FIT_OPTIONS if given[name]]
+        if clash:
+            raise InvalidParameterError(
+                f"{' and '.join(clash)} cannot be used with --baseline: the baseline already has "
+                "the schema, roles and segments it was fitted with; fit a new one with "
+                "`watchkeeper baseline fit` to change them."
+            )
+        if timestamp is not None and chunk is None:
+            raise InvalidParameterError(
+                "--timestamp with --baseline only says how to order rows for --chunk; add "
+                "--chunk, or leave it out."
+            )
+    elif len(files) != 2:
+        raise InvalidParameterError(
+            "compare needs a REFERENCE and a CURRENT data file (or --baseline PATH and CURRENT); "
+            f"got {len(files)}{listed}."
+        )
+    if consecutive is not None:
+        if chunk is None:
+            raise InvalidParameterError("--consecutive applies only with --chunk.")
+        if consecutive < 1:
+            raise InvalidParameterError(
+                f"--consecutive must be a positive number of chunks. Got {consecutive} instead."
+            )
+
+
 @app.command()
 def compare(
-    reference: Annotated[Path, typer.Argument(help="Reference data (CSV or Parquet).")],
-    current: Annotated[Path, typer.Argument(help="Current data (CSV or Parquet).")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[REFERENCE] CURRENT",
+            help="Reference and current data (CSV or Parquet); just CURRENT with --baseline.",
+            show_default=False,
+        ),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Compare with this baseline (from `watchkeeper baseline fit`): its directory "
+            "or its .npz file.",
+        ),
+    ] = None,
     schema: Annotated[
         Path | None, typer.Option("--schema", help="Schema file (YAML/JSON).")
     ] = None,
     target: Annotated[str | None, typer.Option(help="Target column (inferred schema).")] = None,
     prediction: Annotated[
         str | None, typer.Option(help="Prediction column (inferred schema).")
+    ] = None,
+    prediction_proba: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prediction-proba",
+            help="Score column; repeat for a multiclass model's proba_<class> columns.",
+        ),
+    ] = None,
+    timestamp: Annotated[
+        str | None,
+        typer.Option(help="Time column: orders the rows for --chunk, needed to chunk by period."),
+    ] = None,
+    chunk: Annotated[
+        str | None,
+        typer.Option(
+            help="Compare CURRENT in chunks: N (or size=N) rows each, number=N chunks, or "
+            "calendar periods: period=W or just D, W, MS, 2D.",
+        ),
+    ] = None,
+    consecutive: Annotated[
+        int | None,
+        typer.Option(help="With --chunk: an alert stands only after N alerting chunks in a row."),
+    ] = None,
+    segment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--segment", help="Also compare the rows of each value of this column (repeatable)."
+        ),
+    ] = None,
+    checks: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--checks",
+            help="Run only these: drift, quality, performance, or single checks such as "
+            "quality.missing_rate, performance.roc_auc (repeatable).",
+        ),
     ] = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
@@ -82,52 +162,147 @@ def compare(
     ] = None,
     fail_on: Annotated[
         FailOn | None,
-        typer.Option(help="Exit 1 when any check has this status (warning includes alert)."),
+        typer.Option(
+            help="Exit 1 when any check (of any chunk) has this status (warning includes alert)."
+        ),
     ] = None,
     alpha: Annotated[float | None, typer.Option(help="Significance level (default 0.05).")] = None,
 ) -> None:
-    """Compare CURRENT with REFERENCE column by column and as a whole."""
+    """Compare CURRENT with REFERENCE (or with a saved --baseline): drift, data quality and
+    model performance, on the whole window, per segment or chunk by chunk."""
+    from watchkeeper.cli._inputs import check_names, parse_chunk
+
+    files = list(files or [])
+    proba = list(prediction_proba or [])
+    segments = list(segment or [])
+    given = {
+        "--schema": schema is not None,
+        "--target": target is not None,
+        "--prediction": prediction is not None,
+        "--prediction-proba": bool(proba),
+        "--segment": bool(segments),
+    }
+    try:
+        _check_usage(
+            files, baseline, given, chunk=chunk, consecutive=consecutive, timestamp=timestamp
+        )
+        spec = None if chunk is None else parse_chunk(chunk)
+        selected = check_names(checks or [])
+        options: dict[str, Any] = {"checks": selected}
+        if alpha is not None:
+            options["alpha"] = alpha
+        if baseline is not None:
+            result = _compare_with_baseline(
+                baseline, files[0], spec, options, timestamp=timestamp, consecutive=consecutive
+            )
+        else:
+            result = _compare_files(
+                files[0],
+                files[1],
+                spec,
+                options,
+                fit={
+                    "schema_path": schema,
+                    "target": target,
+                    "prediction": prediction,
+                    "prediction_proba": proba,
+                    "timestamp": timestamp,
+                },
+                segments=segments,
+                consecutive=consecutive,
+            )
+    except (WatchkeeperError, OSError) as exc:
+        raise fail(str(exc)) from None
+    emit(result, output_format, output)
+    if failed(result, fail_on):
+        raise typer.Exit(code=1)
+
+
+def _run(
+    baseline: Baseline,
+    current: Any,
+    spec: ChunkSpec | None,
+    options: dict[str, Any],
+    *,
+    timestamp: str | None,
+    consecutive: int | None,
+    step: Callable[[str], None],
+) -> Report | ChunkedReport:
+    if spec is None:
+        return baseline.compare(current, progress=step, **options)
+    return baseline.compare_chunks(
+        current,
+        **spec.kwargs(),
+        timestamp=timestamp,
+        consecutive=consecutive or 1,
+        progress=step,
+        **options,
+    )
+
+
+def _compare_with_baseline(
+    path: Path,
+    current: Path,
+    spec: ChunkSpec | None,
+    options: dict[str, Any],
+    *,
+    timestamp: str | None,
+    consecutive: int | None,
+) -> Report | ChunkedReport:
+    from watchkeeper.cli._inputs import load_baseline
     from watchkeeper.cli._io import read_table
     from watchkeeper.cli._progress import phases
 
-    try:
-        from watchkeeper.schema import Schema
+    with phases(None if spec else 4) as step:
+        step("loading the baseline")
+        fitted = load_baseline(path)
+        step("reading the current file")
+        cur = read_table(current)
+        return _run(
+            fitted, cur, spec, options, timestamp=timestamp, consecutive=consecutive, step=step
+        )
 
-        # The schema file overrides what it names; every other column is inferred.
-        overrides = {} if schema is None else _overrides(Schema.load(schema))
-        options: dict[str, Any] = {} if alpha is None else {"alpha": alpha}
-        with phases(5) as step:
-            step("reading the reference file")
-            ref = read_table(reference)
-            step("reading the current file")
-            cur = read_table(current)
+
+def _compare_files(
+    reference: Path,
+    current: Path,
+    spec: ChunkSpec | None,
+    options: dict[str, Any],
+    *,
+    fit: dict[str, Any],
+    segments: list[str],
+    consecutive: int | None,
+) -> Report | ChunkedReport:
+    from watchkeeper.cli._inputs import infer_schema
+    from watchkeeper.cli._io import read_table
+    from watchkeeper.cli._progress import phases
+
+    one_shot = spec is None and not segments
+    with phases(5 if one_shot else None) as step:
+        step("reading the reference file")
+        ref = read_table(reference)
+        step("reading the current file")
+        cur = read_table(current)
+        inferred = infer_schema(ref, **fit)
+        if one_shot:
             from watchkeeper.monitor import compare as run_compare
 
-            inferred = Schema.infer(ref, target=target, prediction=prediction, overrides=overrides)
-            report = run_compare(ref, cur, inferred, progress=step, **options)
-    except (WatchkeeperError, OSError) as exc:
-        raise _fail(str(exc)) from None
+            return run_compare(ref, cur, inferred, progress=step, **options)
+        from watchkeeper.baseline import Baseline
 
-    if output_format is OutputFormat.json:
-        text = report.to_json(indent=2)
-    elif output_format is OutputFormat.markdown:
-        text = report.to_markdown()
-    else:
-        text = report.to_text()
-    if output is not None:
-        try:
-            output.write_text(text + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise _fail(f"Cannot write {str(output)!r}: {exc.strerror or exc}") from None
-    elif output_format is OutputFormat.table and sys.stdout.isatty():
-        report.print_rich()
-    else:
-        typer.echo(text)
-
-    if fail_on is not None:
-        bad = {"alert"} if fail_on is FailOn.alert else {"alert", "warning"}
-        if any(c.status in bad for c in report.checks):
-            raise typer.Exit(code=1)
+        # Reference chunks give the learned thresholds of a comparison in chunks; a single
+        # comparison does not use them.
+        chunks: dict[str, Any] = {} if spec is not None else {"reference_chunks": 0}
+        fitted = Baseline.fit(ref, inferred, segments=segments or None, progress=step, **chunks)
+        return _run(
+            fitted,
+            cur,
+            spec,
+            options,
+            timestamp=fit["timestamp"],
+            consecutive=consecutive,
+            step=step,
+        )
 
 
 @app.command()
@@ -135,13 +310,14 @@ def demo(
     rows: Annotated[int, typer.Option(min=1000, help="Rows per data set.")] = 50_000,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic data.")] = 7,
 ) -> None:
-    """Run the customer-churn example: a clean week, then a week with injected drift."""
+    """Run the customer-churn example: a baseline, then five production weeks (clean, drift,
+    a new category, a data-quality incident, concept drift) and what watchkeeper found."""
     from watchkeeper.cli._demo import run_demo
 
     try:
         run_demo(rows=rows, seed=seed)
     except WatchkeeperError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def main() -> None:

@@ -82,7 +82,8 @@ def baseline_file(path: Path) -> Path:
     Raises
     ------
     DataFileError
-        The path does not exist, or is a directory without ``baseline.npz``.
+        The path does not exist, is a directory without ``baseline.npz``, or is a file whose
+        name does not end in ``.npz``.
     """
     if path.is_dir():
         inner = path / BASELINE_FILE
@@ -94,6 +95,11 @@ def baseline_file(path: Path) -> Path:
         return inner
     if not path.exists():
         raise DataFileError(f"No such baseline: {str(path)!r}.")
+    if path.suffix.lower() != ".npz":
+        raise DataFileError(
+            f"{str(path)!r} is not a baseline: give the directory `watchkeeper baseline fit` "
+            f"wrote, or its {BASELINE_FILE}."
+        )
     return path
 
 

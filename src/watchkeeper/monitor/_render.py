@@ -54,6 +54,8 @@ __all__ = [
 
 _PROBLEMS = ("alert", "warning")
 _SEP = "  "
+# A chunk's row in the Markdown of a chunked report names at most this many problem checks.
+_CHUNK_LABELS = 8
 # When a text table is too wide, shrink these columns (index, narrowest allowed) in this order.
 _SHRINK_ORDER = ((6, 10), (2, 8), (1, 8))
 
@@ -190,15 +192,20 @@ def render_markdown(checks: Sequence[CheckResult], summary: Summary) -> str:
 
 
 def _chunk_problems(report_checks: Sequence[CheckResult], status: str) -> str:
-    """``check[column | segment]`` of the results with the chunk's (problem) status."""
+    """``check[column | segment]`` of the results with the chunk's (problem) status.
+
+    Whole-window results come first; past :data:`_CHUNK_LABELS` labels the rest are counted.
+    """
     if status not in _PROBLEMS:
         return MISSING
+    hits = [c for c in report_checks if c.status == status]
+    hits.sort(key=lambda c: c.segment is not None)  # stable: whole window first
     labels = []
-    for check in report_checks:
-        if check.status != status:
-            continue
+    for check in hits[:_CHUNK_LABELS]:
         inner = [clean(x) for x in (check.column, check.segment) if x is not None]
         labels.append(clean(check.check) + (f"[{' | '.join(inner)}]" if inner else ""))
+    if len(hits) > _CHUNK_LABELS:
+        labels.append(f"and {len(hits) - _CHUNK_LABELS} more")
     return ", ".join(labels)
 
 

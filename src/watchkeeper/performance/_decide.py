@@ -239,6 +239,7 @@ def calibration_check(
         check="performance.calibration",
         column=None,
         value=value,
+        reference_value=0.0,  # the reference's rates differ from themselves by nothing
         p_value=p,
         threshold=options.calibration_delta,
         status=status,
