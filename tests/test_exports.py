@@ -11,6 +11,7 @@ import watchkeeper
 EXPECTED = {
     "Baseline",
     "CheckResult",
+    "ChunkedReport",
     "Clock",
     "ColumnSpec",
     "Report",
@@ -23,6 +24,8 @@ EXPECTED = {
     "compare",
     "datasets",
     "errors",
+    "performance",
+    "quality",
     "stats",
 }
 
@@ -48,6 +51,8 @@ def test_unknown_attribute_raises_attribute_error() -> None:
         "watchkeeper.baseline",
         "watchkeeper.drift",
         "watchkeeper.monitor",
+        "watchkeeper.quality",
+        "watchkeeper.performance",
         "watchkeeper.datasets",
         "watchkeeper.errors",
         "watchkeeper.clock",

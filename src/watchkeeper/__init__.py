@@ -24,17 +24,18 @@ from typing import TYPE_CHECKING, Any
 from watchkeeper._version import __version__
 
 if TYPE_CHECKING:
-    from watchkeeper import datasets, errors, stats
+    from watchkeeper import datasets, errors, performance, quality, stats
     from watchkeeper.baseline import Baseline
     from watchkeeper.clock import Clock, SimulatedClock, WallClock
     from watchkeeper.errors import WatchkeeperError
-    from watchkeeper.monitor import Report, Summary, compare
+    from watchkeeper.monitor import ChunkedReport, Report, Summary, compare
     from watchkeeper.results import CheckResult
     from watchkeeper.schema import ColumnSpec, Schema
 
 __all__ = [
     "Baseline",
     "CheckResult",
+    "ChunkedReport",
     "Clock",
     "ColumnSpec",
     "Report",
@@ -47,12 +48,15 @@ __all__ = [
     "compare",
     "datasets",
     "errors",
+    "performance",
+    "quality",
     "stats",
 ]
 
 _LAZY: dict[str, str] = {
     "Baseline": "watchkeeper.baseline",
     "CheckResult": "watchkeeper.results",
+    "ChunkedReport": "watchkeeper.monitor",
     "Clock": "watchkeeper.clock",
     "ColumnSpec": "watchkeeper.schema",
     "Report": "watchkeeper.monitor",
@@ -63,7 +67,7 @@ _LAZY: dict[str, str] = {
     "WatchkeeperError": "watchkeeper.errors",
     "compare": "watchkeeper.monitor",
 }
-_SUBMODULES = ("datasets", "errors", "stats")
+_SUBMODULES = ("datasets", "errors", "performance", "quality", "stats")
 
 
 def __getattr__(name: str) -> Any:
