@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from watchkeeper.baseline._options import FitOptions
 from watchkeeper.baseline._profiles import (
     CategoricalProfile,
     NumericProfile,
-    fit_categorical,
-    fit_numeric,
 )
 from watchkeeper.errors import EmptyInputError, InvalidParameterError, SchemaError
-from watchkeeper.schema import Schema
 
 if TYPE_CHECKING:
+    import os
+
     from watchkeeper._frame import Columns
     from watchkeeper.baseline._encode import FrameEncoder
     from watchkeeper.baseline._labels import LabelSpec
@@ -33,6 +28,7 @@ if TYPE_CHECKING:
     from watchkeeper.monitor.report import Report
     from watchkeeper.performance import PerformanceReference
     from watchkeeper.quality._rows import DatasetReference
+    from watchkeeper.schema import Schema
 
 __all__ = ["CHECKED_ROLES", "Baseline", "Progress"]
 
@@ -235,6 +231,7 @@ class Baseline:
             An option is out of range or unknown.
         """
         from watchkeeper._convert import to_columns
+        from watchkeeper.baseline._fitting import fit_profiles, profile_task, resolve_schema
 
         unknown = set(options) - set(FitOptions.field_names())
         if unknown:
@@ -243,37 +240,17 @@ class Baseline:
                 f"{', '.join(FitOptions.field_names())}."
             )
         opts = FitOptions(**options)
-        from watchkeeper._convert import column_names
-
-        available = column_names(reference, what="reference")
-        if schema is None:
-            schema = Schema.infer(
-                reference, target=target, prediction=prediction, prediction_proba=prediction_proba
-            )
-        elif not isinstance(schema, Schema):
+        if lazy and segments:
             raise InvalidParameterError(
-                f"The 'schema' parameter of Baseline.fit must be a Schema. Got "
-                f"{type(schema).__name__} instead."
+                "Baseline.fit(lazy=True) fits no segment baselines; leave out lazy to use segments."
             )
-        else:
-            roles = {
-                "target": target,
-                "prediction": prediction,
-                "prediction_proba": prediction_proba,
-            }
-            given = [k for k, v in roles.items() if v is not None]
-            if given:
-                raise InvalidParameterError(
-                    f"Baseline.fit got a schema and also {', '.join(given)}=...; give the roles "
-                    "in the schema (or leave out the schema to infer it with these roles)."
-                )
-            absent = [c.name for c in schema if c.name not in available]
-            if absent:
-                raise SchemaError(
-                    f"The schema names column(s) {', '.join(map(repr, absent))} that the "
-                    f"reference does not have (it has {', '.join(available[:12])}"
-                    f"{', ...' if len(available) > 12 else ''})."
-                )
+        schema = resolve_schema(
+            reference,
+            schema,
+            target=target,
+            prediction=prediction,
+            prediction_proba=prediction_proba,
+        )
         names = [
             c.name
             for c in schema
@@ -293,7 +270,7 @@ class Baseline:
             schema, cols, validation=validation, task=task, performance=performance
         )
         if lazy:
-            pending = {n: _profile_task(cols, schema, n, opts) for n in names}
+            pending = {n: profile_task(cols, schema, n, opts) for n in names}
             baseline = cls(
                 schema=schema,
                 profiles=pending,
@@ -308,7 +285,7 @@ class Baseline:
             return baseline
         if progress:
             progress("profiling reference columns")
-        profiles = _fit_profiles(cols, schema, names, opts, n_jobs)
+        profiles = fit_profiles(cols, schema, names, opts, n_jobs)
         from watchkeeper.quality._rows import DatasetReference
 
         baseline = cls(
@@ -341,64 +318,9 @@ class Baseline:
         return baseline
 
     def _fit_multivariate(self, cols: Columns) -> None:
-        from watchkeeper.baseline._encode import FrameEncoder
-        from watchkeeper.errors import InvalidInputError
+        from watchkeeper.baseline._fitting import fit_multivariate
 
-        features = [c.name for c in self.schema.features if c.name in self._profiles]
-        if len(features) < 2:
-            return  # multivariate checks need at least two features; they report skipped
-        opts = self.options
-        self.encoder = FrameEncoder.fit(cols, features=features)
-        want = max(
-            opts.pca_max_rows if "pca_reconstruction" in opts.multivariate else 0,
-            opts.domain_max_rows if "domain_classifier" in opts.multivariate else 0,
-            opts.manifold_max_rows if "manifold" in opts.multivariate else 0,
-        )
-        rng = np.random.default_rng(opts.seed)
-        rows = (
-            np.sort(rng.choice(cols.n_rows, size=want, replace=False))
-            if cols.n_rows > want
-            else slice(None)
-        )
-        x = self.encoder.transform(cols.take(rows))
-        # A feature that does not vary in the reference (a constant, an all-missing column)
-        # carries no structure, and would fill the one residual dimension PCA needs.
-        varying = x.std(axis=0) > 0
-        if not varying.all():
-            features = [f for f, keep in zip(features, varying, strict=True) if keep]
-            if len(features) < 2:
-                self.encoder = None
-                return
-            self.encoder = FrameEncoder.fit(cols, features=features)
-            x = self.encoder.transform(cols.take(rows))
-        try:
-            if "pca_reconstruction" in opts.multivariate:
-                from watchkeeper.baseline._pca import PCAReconstructionModel
-
-                self.pca = PCAReconstructionModel.fit(
-                    x,
-                    n_components=opts.pca_n_components,
-                    max_rows=opts.pca_max_rows,
-                    seed=opts.seed,
-                )
-            if "domain_classifier" in opts.multivariate:
-                from watchkeeper.baseline._manifold import DomainClassifierReference
-
-                self.domain = DomainClassifierReference.fit(
-                    x,
-                    max_rows=opts.domain_max_rows,
-                    seed=opts.seed,
-                    feature_names=self.encoder.features_,
-                )
-            if "manifold" in opts.multivariate:
-                from watchkeeper.baseline._manifold import ManifoldReference
-
-                self.manifold = ManifoldReference.fit(
-                    x, max_rows=opts.manifold_max_rows, seed=opts.seed
-                )
-        except InvalidInputError:
-            # Too small a reference for a multivariate model: its check reports skipped.
-            return
+        fit_multivariate(self, cols)
 
     # ------------------------------------------------------------------ comparing
     def compare(
@@ -569,35 +491,3 @@ class Baseline:
         from watchkeeper.baseline._store import load_baseline
 
         return load_baseline(Path(path))
-
-
-def _profile_task(
-    cols: Columns, schema: Schema, name: str, opts: FitOptions
-) -> Callable[[], Profile]:
-    def one() -> Profile:
-        if name in cols.numeric:
-            return fit_numeric(
-                name,
-                cols.numeric[name],
-                discrete=schema[name].discrete,
-                bins=opts.bins,
-                binning=opts.binning,
-            )
-        return fit_categorical(name, cols.categorical[name])
-
-    return one
-
-
-def _fit_profiles(
-    cols: Columns, schema: Schema, names: Sequence[str], opts: FitOptions, n_jobs: int | None
-) -> dict[str, Profile]:
-    def one(name: str) -> Profile:
-        return _profile_task(cols, schema, name, opts)()
-
-    workers = n_jobs or min(len(names), os.cpu_count() or 1) or 1
-    if workers > 1 and len(names) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            fitted = list(pool.map(one, names))
-    else:
-        fitted = [one(n) for n in names]
-    return dict(zip(names, fitted, strict=True))

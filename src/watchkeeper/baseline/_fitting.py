@@ -4,16 +4,24 @@ baseline, per-segment baselines, and the reference-chunk statistics behind learn
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from watchkeeper.baseline._profiles import (
+    CategoricalProfile,
+    NumericProfile,
+    fit_categorical,
+    fit_numeric,
+)
 from watchkeeper.errors import InvalidParameterError, SchemaError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from watchkeeper._frame import Columns
     from watchkeeper.baseline._baseline import Baseline
@@ -27,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["OTHER", "fit_chunk_stats", "fit_labels", "fit_segments", "segment_codes"]
 
 OTHER = "__other__"
+Profile = NumericProfile | CategoricalProfile
 
 
 def fit_labels(
@@ -224,3 +233,141 @@ def fit_chunk_stats(baseline: Baseline, reference: Any, n_rows: int) -> ChunkSta
         number=number,
         timestamps=times,
     )
+
+
+def resolve_schema(
+    reference: Any,
+    schema: Schema | None,
+    *,
+    target: str | None,
+    prediction: str | None,
+    prediction_proba: str | Sequence[str] | None,
+) -> Schema:
+    """The schema to fit with: inferred with the given roles, or the given one checked."""
+    from watchkeeper._convert import column_names
+    from watchkeeper.schema import Schema
+
+    available = column_names(reference, what="reference")
+    if schema is None:
+        schema = Schema.infer(
+            reference, target=target, prediction=prediction, prediction_proba=prediction_proba
+        )
+    elif not isinstance(schema, Schema):
+        raise InvalidParameterError(
+            f"The 'schema' parameter of Baseline.fit must be a Schema. Got "
+            f"{type(schema).__name__} instead."
+        )
+    else:
+        roles = {
+            "target": target,
+            "prediction": prediction,
+            "prediction_proba": prediction_proba,
+        }
+        given = [k for k, v in roles.items() if v is not None]
+        if given:
+            raise InvalidParameterError(
+                f"Baseline.fit got a schema and also {', '.join(given)}=...; give the roles "
+                "in the schema (or leave out the schema to infer it with these roles)."
+            )
+        absent = [c.name for c in schema if c.name not in available]
+        if absent:
+            raise SchemaError(
+                f"The schema names column(s) {', '.join(map(repr, absent))} that the "
+                f"reference does not have (it has {', '.join(available[:12])}"
+                f"{', ...' if len(available) > 12 else ''})."
+            )
+    return schema
+
+
+def fit_multivariate(self: Baseline, cols: Columns) -> None:
+    """Fit the multivariate models of ``self.options.multivariate`` on the reference columns."""
+    from watchkeeper.baseline._encode import FrameEncoder
+    from watchkeeper.errors import InvalidInputError
+
+    features = [c.name for c in self.schema.features if c.name in self.column_names]
+    if len(features) < 2:
+        return  # multivariate checks need at least two features; they report skipped
+    opts = self.options
+    self.encoder = FrameEncoder.fit(cols, features=features)
+    want = max(
+        opts.pca_max_rows if "pca_reconstruction" in opts.multivariate else 0,
+        opts.domain_max_rows if "domain_classifier" in opts.multivariate else 0,
+        opts.manifold_max_rows if "manifold" in opts.multivariate else 0,
+    )
+    rng = np.random.default_rng(opts.seed)
+    rows = (
+        np.sort(rng.choice(cols.n_rows, size=want, replace=False))
+        if cols.n_rows > want
+        else slice(None)
+    )
+    x = self.encoder.transform(cols.take(rows))
+    # A feature that does not vary in the reference (a constant, an all-missing column)
+    # carries no structure, and would fill the one residual dimension PCA needs.
+    varying = x.std(axis=0) > 0
+    if not varying.all():
+        features = [f for f, keep in zip(features, varying, strict=True) if keep]
+        if len(features) < 2:
+            self.encoder = None
+            return
+        self.encoder = FrameEncoder.fit(cols, features=features)
+        x = self.encoder.transform(cols.take(rows))
+    try:
+        if "pca_reconstruction" in opts.multivariate:
+            from watchkeeper.baseline._pca import PCAReconstructionModel
+
+            self.pca = PCAReconstructionModel.fit(
+                x,
+                n_components=opts.pca_n_components,
+                max_rows=opts.pca_max_rows,
+                seed=opts.seed,
+            )
+        if "domain_classifier" in opts.multivariate:
+            from watchkeeper.baseline._manifold import DomainClassifierReference
+
+            self.domain = DomainClassifierReference.fit(
+                x,
+                max_rows=opts.domain_max_rows,
+                seed=opts.seed,
+                feature_names=self.encoder.features_,
+            )
+        if "manifold" in opts.multivariate:
+            from watchkeeper.baseline._manifold import ManifoldReference
+
+            self.manifold = ManifoldReference.fit(
+                x, max_rows=opts.manifold_max_rows, seed=opts.seed
+            )
+    except InvalidInputError:
+        # Too small a reference for a multivariate model: its check reports skipped.
+        return
+
+
+def profile_task(
+    cols: Columns, schema: Schema, name: str, opts: FitOptions
+) -> Callable[[], Profile]:
+    def one() -> Profile:
+        if name in cols.numeric:
+            return fit_numeric(
+                name,
+                cols.numeric[name],
+                discrete=schema[name].discrete,
+                bins=opts.bins,
+                binning=opts.binning,
+            )
+        return fit_categorical(name, cols.categorical[name])
+
+    return one
+
+
+def fit_profiles(
+    cols: Columns, schema: Schema, names: Sequence[str], opts: FitOptions, n_jobs: int | None
+) -> dict[str, Profile]:
+    def one(name: str) -> Profile:
+        return profile_task(cols, schema, name, opts)()
+
+    workers = n_jobs or min(len(names), os.cpu_count() or 1) or 1
+    if workers > 1 and len(names) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            fitted = list(pool.map(one, names))
+    else:
+        fitted = [one(n) for n in names]
+    return dict(zip(names, fitted, strict=True))
