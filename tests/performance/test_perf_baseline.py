@@ -188,3 +188,26 @@ def test_performance_survives_save_and_load(baseline: Baseline, tmp_path) -> Non
     assert loaded.labels == baseline.labels
     a = baseline.compare(window, checks=["performance"]).to_dict()["checks"]
     assert loaded.compare(window, checks=["performance"]).to_dict()["checks"] == a
+
+
+def test_small_windows_rarely_alert_and_a_five_point_drop_does(baseline: Baseline) -> None:
+    from collections import Counter
+
+    from scipy.stats import binom
+
+    windows, alpha = 300, 0.01
+    pool = churn(windows * 200, seed=20)
+    alerts: Counter[str] = Counter()
+    for i in range(windows):
+        report = baseline.compare(pool.iloc[i * 200 : (i + 1) * 200], checks=["performance"])
+        alerts.update(c.check for c in report.checks if c.status == "alert")
+    allowed = int(binom.ppf(0.999, windows, alpha))
+    assert max(alerts.values(), default=0) <= allowed, alerts.most_common(3)
+
+    window = churn(5_000, seed=21)
+    correct = np.flatnonzero((window["churned"] == window["churn_pred"]).to_numpy())
+    flip = np.random.default_rng(0).choice(correct, size=250, replace=False)  # 5 points
+    window.loc[window.index[flip], "churned"] = 1 - window.loc[window.index[flip], "churned"]
+    acc = _perf(baseline.compare(window, checks=["performance.accuracy"]))["performance.accuracy"]
+    assert acc.reference_value - acc.value == pytest.approx(0.05, abs=0.02)
+    assert acc.status == "alert"
