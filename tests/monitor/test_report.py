@@ -8,6 +8,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,29 @@ def test_drifted_columns_one_entry_per_column_and_none_value_last() -> None:
         ("c", "drift.wasserstein", 0.1),
         ("a", "drift.wasserstein", None),
     ]
+
+
+def test_summary_counts_only_whole_window_drift() -> None:
+    report = Report(
+        [
+            drift("age", 0.3),
+            drift("income", 0.8, status="alert"),
+            CheckResult("drift.dataset", None, 0.2, threshold=0.5),
+            *(
+                replace(c, segment="plan=basic")
+                for c in (
+                    drift("age", 0.9),  # larger, but in a segment: does not rank "age"
+                    drift("city", 0.7),
+                    CheckResult("drift.dataset", None, 0.9, status="alert"),
+                )
+            ),
+        ]
+    )
+    s = report.summary
+    assert [(d.column, d.value) for d in s.drifted_columns] == [("income", 0.8), ("age", 0.3)]
+    assert s.dataset_drift is False  # the segment's dataset drift is not the window's
+    assert s.counts["alert"] == 5  # counts and status still cover every result
+    assert "drifted columns: 2" in report.to_text()
 
 
 @pytest.mark.parametrize(
@@ -344,8 +368,26 @@ def test_to_text(report: Report) -> None:
     assert str(report) == text
 
 
+_STATUS_WORDS = ("alert", "warning", "ok", "skipped")
+
+
+def rows_of(text: str) -> list[str]:
+    """The table rows of a text rendering (not status, headings, headers or rules)."""
+    return [line for line in text.splitlines() if line.split(" ", 1)[0] in _STATUS_WORDS]
+
+
+def headings_of(text: str) -> list[str]:
+    """The titles of the section headings of a text rendering."""
+    return [
+        line.split(" — ")[0]
+        for line in text.splitlines()
+        if " — " in line and not line.startswith("Status")
+    ]
+
+
 def test_to_text_orders_problems_first_keeping_input_order(report: Report) -> None:
-    rows = report.to_text().splitlines()[5:]
+    rows = rows_of(report.to_text())
+    # Drift (4 alerts, then the warning), Data quality (ok, skipped), Performance (ok).
     assert [row.split()[0] for row in rows] == [
         "alert",
         "alert",
@@ -353,15 +395,58 @@ def test_to_text_orders_problems_first_keeping_input_order(report: Report) -> No
         "alert",
         "warning",
         "ok",
-        "ok",
         "skipped",
+        "ok",
     ]
     assert [row.split()[2] for row in rows[:3]] == ["age", "income", "height"]
 
 
-def test_to_text_aligns_columns(report: Report) -> None:
-    lines = report.to_text().splitlines()[3:]
-    header, rule = lines[0], lines[1]
+def test_to_text_has_a_section_per_family_in_a_fixed_order(report: Report) -> None:
+    text = report.to_text()
+    assert headings_of(text) == ["Drift", "Data quality", "Performance"]
+    lines = text.splitlines()
+    assert lines[0] == "Status: alert — 4 alerts, 1 warning, 2 ok, 1 skipped"  # still on top
+    assert "Drift — 4 alerts, 1 warning" in lines
+    assert "Data quality — 0 alerts, 0 warnings, 1 ok, 1 skipped" in lines
+    assert "Performance — 0 alerts, 0 warnings, 1 ok" in lines
+    # Each section holds its own family's checks only.
+    sections = text.split("\n\n")[1:]
+    assert [{row.split()[1].split(".")[0] for row in rows_of(s)} for s in sections] == [
+        {"drift"},
+        {"quality"},
+        {"performance"},
+    ]
+
+
+def test_to_text_sections_for_segments_and_other_families() -> None:
+    report = Report(
+        [
+            CheckResult("custom.freshness", None, 3.0),
+            drift("age", 0.05, status="ok"),
+            CheckResult("drift.ks", "age", 0.4, status="alert", segment="plan=basic"),
+            CheckResult("quality.missing_rate", "age", 0.0, segment="plan=basic"),
+            CheckResult("drift.ks", "age", 0.01, segment="plan=pro"),
+        ]
+    )
+    text = report.to_text()
+    assert headings_of(text) == ["Drift", "Custom", "Segment plan=basic", "Segment plan=pro"]
+    basic = text.split("Segment plan=basic — 1 alert, 0 warnings, 1 ok\n")[1].split("\n\n")[0]
+    assert [row.split()[:2] for row in rows_of(basic)] == [
+        ["alert", "drift.ks"],
+        ["ok", "quality.missing_rate"],
+    ]
+    problems = report.to_text(only="problems")
+    assert headings_of(problems) == ["Segment plan=basic"]  # sections without problems go
+    assert len(rows_of(problems)) == 1
+
+
+def test_to_text_aligns_columns_across_sections(report: Report) -> None:
+    text = report.to_text()
+    lines = text.splitlines()
+    headers = [line for line in lines if line.startswith("status")]
+    assert len(headers) == 3
+    assert len(set(headers)) == 1  # the same widths in every section
+    header = headers[0]
     assert header.split() == [
         "status",
         "check",
@@ -373,12 +458,14 @@ def test_to_text_aligns_columns(report: Report) -> None:
     ]
     # numbers are right-aligned: every row's value ends where the header's "value" ends
     end = header.index("value") + len("value")
-    assert all(line[end - 1] != " " for line in lines[2:])
-    assert set(rule) <= {"-", " "}
+    assert all(line[end - 1] != " " for line in rows_of(text))
+    rules = [line for line in lines if line.startswith("---")]
+    assert len(rules) == 3
+    assert all(set(rule) <= {"-", " "} for rule in rules)
 
 
 def test_to_text_formats_numbers(report: Report) -> None:
-    rows = {tuple(line.split()[1:3]): line.split() for line in report.to_text().splitlines()[5:]}
+    rows = {tuple(line.split()[1:3]): line.split() for line in rows_of(report.to_text())}
     assert rows["drift.wasserstein", "age"][3:6] == ["0.3", "3.2e-05", "0.1"]
     assert rows["drift.wasserstein", "height"][3:6] == ["0.5", "0.01235", "0.1"]
     f1 = next(line for line in report.to_text().splitlines() if "performance.f1" in line)
@@ -389,7 +476,8 @@ def test_to_text_only_problems_and_width(report: Report) -> None:
     text = report.to_text(only="problems", width=72)
     assert "quality.missing_rate" not in text
     assert "drift.ks" in text
-    assert all(len(line) <= 72 for line in text.splitlines()[3:])
+    assert headings_of(text) == ["Drift"]  # only the section with problems
+    assert all(len(line) <= 72 for line in text.splitlines()[2:])
     assert "…" in text  # the long reasons were cut
     ok_only = report.filter(status="ok").to_text(only="problems")
     assert ok_only.splitlines()[-1] == "No alerts or warnings."
@@ -408,9 +496,8 @@ def test_to_text_escapes_control_characters() -> None:
     text = report.to_text()
     assert "\x1b" not in text
     assert "\t" not in text
-    assert (
-        len(text.splitlines()) == 6
-    )  # status, context, blank, header, rule, row: the newline in the name did not add a line
+    # status, context, blank, heading, header, rule, row: the newline added no line
+    assert len(text.splitlines()) == 7
     assert r"bad\x1b[31mred\nline\tend" in text
 
 
@@ -420,12 +507,33 @@ def test_to_text_escapes_control_characters() -> None:
 def test_to_markdown(report: Report) -> None:
     md = report.to_markdown()
     assert md.startswith("**Status: alert** — 4 alerts, 1 warning, 2 ok, 1 skipped\n")
-    problems, rest = md.split("<details>")
-    assert "drift.ks" in problems
-    assert "quality.missing\\_rate" not in problems
-    assert "<summary>3 other checks</summary>" in rest
+    assert re.findall(r"^### (.+)$", md, flags=re.M) == [
+        "Drift — 4 alerts, 1 warning",
+        "Data quality — 0 alerts, 0 warnings, 1 ok, 1 skipped",
+        "Performance — 0 alerts, 0 warnings, 1 ok",
+    ]
+    drift_part, quality_part, performance_part = md.split("### ")[1:]
+    assert "drift.ks" in drift_part
+    assert "<details>" not in drift_part  # every drift check is a problem
+    problems, rest = quality_part.split("<details>")
+    assert problems.strip().endswith("No alerts or warnings.")
+    assert "<summary>2 other checks</summary>" in rest
     assert "quality.missing\\_rate" in rest
     assert rest.rstrip().endswith("</details>")
+    assert "<summary>1 other check</summary>" in performance_part
+
+
+def test_to_markdown_has_segment_sections() -> None:
+    md = Report(
+        [
+            drift("age", 0.05, status="ok"),
+            CheckResult("drift.ks", "age", 0.4, status="alert", segment="plan=a|b"),
+        ]
+    ).to_markdown()
+    assert re.findall(r"^### (.+)$", md, flags=re.M) == [
+        "Drift — 0 alerts, 0 warnings, 1 ok",
+        "Segment plan=a\\|b — 1 alert, 0 warnings",  # the pipe is escaped
+    ]
 
 
 def test_to_markdown_escapes_pipes_and_html() -> None:
@@ -434,6 +542,36 @@ def test_to_markdown_escapes_pipes_and_html() -> None:
     assert len(re.findall(r"(?<!\\)\|", row)) == 8  # 7 cells, no extra cell from the name
     assert SCRIPT not in md
     assert "&lt;script&gt;" in md
+
+
+def test_render_chunked_markdown() -> None:
+    from watchkeeper.monitor._render import render_chunked_markdown
+    from watchkeeper.monitor.chunked import ChunkedReport, ChunkInfo
+
+    many = [drift(f"c{i}", 0.5) for i in range(10)]
+    chunked = ChunkedReport(
+        [
+            ChunkInfo(0, "2026-01-05", None, None, 100),
+            ChunkInfo(1, "rows|1", None, None, 80, partial=True),
+            ChunkInfo(2, "2026-01-07", None, None, 90),
+        ],
+        [
+            Report([drift("age", 0.01, status="ok")]),
+            Report([CheckResult("drift.ks", "a_b", 0.2, status="warning", segment="p=x")]),
+            Report(many),
+        ],
+        metadata={"thresholds": "fixed", "consecutive": 2},
+    )
+    md = render_chunked_markdown(chunked)
+    lines = md.splitlines()
+    assert lines[0] == "**Status: alert** — 3 chunks: 1 alert, 1 warning, 1 ok"
+    assert "alerts need 2 chunk(s) in a row" in md
+    assert "| chunk | rows | status | problems |" in lines
+    assert "| 2026-01-05 | 100 | ok | – |" in lines
+    assert "| rows\\|1 | 80 (partial) | warning | drift.ks\\[a\\_b \\| p=x\\] |" in lines
+    last = lines[-1]
+    assert last.count("drift.wasserstein") == 8
+    assert last.endswith("and 2 more |")
 
 
 # ---------------------------------------------------------------------------- HTML
@@ -478,6 +616,19 @@ def test_print_rich_prints_names_literally(report: Report) -> None:
     buffer.seek(0)
     report.print_rich(console, only="problems")
     assert "quality.missing_rate" not in buffer.getvalue()
+
+
+def test_print_rich_has_sections(report: Report) -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None)
+    segment = CheckResult("drift.ks", "a", 0.4, status="alert", segment="plan=x")
+    Report([*report.checks, segment]).print_rich(console)
+    titles = [line.split(" — ")[0] for line in buffer.getvalue().splitlines() if " — " in line]
+    assert titles == ["Status: alert", "Drift", "Data quality", "Performance", "Segment plan=x"]
+    buffer.truncate(0)
+    buffer.seek(0)
+    report.filter(status="ok").print_rich(console, only="problems")
+    assert buffer.getvalue().splitlines()[-1] == "No alerts or warnings."
 
 
 # ---------------------------------------------------------------------------- layering

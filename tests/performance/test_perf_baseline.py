@@ -27,7 +27,8 @@ def baseline() -> Baseline:
 def test_reference_metrics_are_sklearns(baseline: Baseline) -> None:
     ref = churn(20_000, seed=1)
     y, pred, score = ref["churned"], ref["churn_pred"], ref["churn_score"]
-    assert baseline.labels is not None and baseline.labels.task == "binary"
+    assert baseline.labels is not None
+    assert baseline.labels.task == "binary"
     assert baseline.labels.classes == ("0", "1")
     m = baseline.performance.metrics  # type: ignore[union-attr]
     assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), rel=1e-12)
@@ -73,7 +74,8 @@ def test_concept_drift_alerts_on_performance(baseline: Baseline) -> None:
 def test_window_without_labels_is_skipped_not_zero(baseline: Baseline) -> None:
     window = churn(5_000, seed=4).drop(columns=["churned"])
     checks = _perf(baseline.compare(window, checks=["performance"]))
-    assert checks and all(c.status == "skipped" for c in checks.values())
+    assert checks
+    assert all(c.status == "skipped" for c in checks.values())
     assert "no labels" in checks["performance.accuracy"].reason.lower()
     # Labels partly arrived: the metrics use the labelled rows.
     partial = churn(5_000, seed=4)
@@ -108,7 +110,6 @@ def test_validation_frame_and_tuple(baseline: Baseline) -> None:
 
 
 def test_multiclass_with_proba_columns() -> None:
-    rng = np.random.default_rng(0)
     classes = np.array(["basic", "plus", "pro"])
 
     def frame(n: int, seed: int) -> pd.DataFrame:
@@ -132,7 +133,8 @@ def test_multiclass_with_proba_columns() -> None:
         prediction_proba=["proba_basic", "proba_plus", "proba_pro"],
         reference_chunks=0,
     )
-    assert b.labels is not None and b.labels.task == "multiclass"
+    assert b.labels is not None
+    assert b.labels.task == "multiclass"
     checks = _perf(b.compare(cur, checks=["performance"]))
     assert checks["performance.f1_macro"].value == pytest.approx(
         skm.f1_score(cur["plan"], cur["predicted"], average="macro")
@@ -157,7 +159,8 @@ def test_regression() -> None:
     b = Baseline.fit(
         frame(5_000, 0.0), target="spend", prediction="predicted_spend", reference_chunks=0
     )
-    assert b.labels is not None and b.labels.task == "regression"
+    assert b.labels is not None
+    assert b.labels.task == "regression"
     cur = frame(3_000, 0.0)
     checks = _perf(b.compare(cur, checks=["performance"]))
     assert checks["performance.mae"].value == pytest.approx(

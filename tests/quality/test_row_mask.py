@@ -49,7 +49,7 @@ def test_each_reason_flags_exactly_its_rows(baseline: Baseline) -> None:
 
 def test_clean_rows_pass_and_outliers_are_opt_in(baseline: Baseline) -> None:
     df = churn(500, seed=3)
-    mask, why = row_mask(baseline, df)
+    mask, _ = row_mask(baseline, df)
     # A clean sample only fails where it leaves the reference range (rare) or repeats a row.
     assert mask.mean() < 0.02
     mask_o, why_o = row_mask(baseline, df, reasons=ROW_REASONS)

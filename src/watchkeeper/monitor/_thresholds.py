@@ -155,10 +155,11 @@ class ChunkStats:
 
     Examples
     --------
+    >>> series = [0.10, 0.12, 0.09, 0.11, 0.10, 0.08, 0.12, 0.10, 0.09, 0.11]
     >>> stats = ChunkStats({("quality.missing_rate", "age", None):
-    ...                     ChunkSeries((0.1, 0.2, 0.3), (100, 100, 100))}, n_chunks=3)
-    >>> [round(x, 4) for x in stats.learned_band("quality.missing_rate", "age", None, 100, k=3)]
-    [0.2, -0.0449, 0.4449]
+    ...                     ChunkSeries(tuple(series), (1_000,) * 10)}, n_chunks=10)
+    >>> [round(x, 4) for x in stats.learned_band("quality.missing_rate", "age", None, 1_000, k=3)]
+    [0.102, 0.0455, 0.1585]
     """
 
     series: Mapping[StatKey, ChunkSeries]
@@ -470,6 +471,7 @@ def apply_consecutive(reports: Sequence[Report], n: int) -> list[Report]:
 
     Examples
     --------
+    >>> from watchkeeper.results import CheckResult
     >>> spike = Report([CheckResult("drift.wasserstein", "age", 0.4, status="alert")])
     >>> calm = Report([CheckResult("drift.wasserstein", "age", 0.01)])
     >>> [r.status for r in apply_consecutive([calm, spike, spike, calm, spike], 2)]

@@ -426,6 +426,7 @@ def compare_chunks(
 
     Examples
     --------
+    >>> import numpy as np
     >>> from watchkeeper.results import CheckResult
     >>> def run(chunk):
     ...     mean = float(np.mean(chunk["x"]))

@@ -96,9 +96,14 @@ class Report:
     Status: alert — 1 alert, 0 warnings, 1 ok
     Reference rows: 1000, current rows: 800; drifted columns: 1
     <BLANKLINE>
+    Drift — 1 alert, 0 warnings
     status  check                 column  value  p_value  threshold  reason
     ------  --------------------  ------  -----  -------  ---------  -------------------
     alert   drift.wasserstein     age      0.31  2.0e-06        0.1  Distribution moved.
+    <BLANKLINE>
+    Data quality — 0 alerts, 0 warnings, 1 ok
+    status  check                 column  value  p_value  threshold  reason
+    ------  --------------------  ------  -----  -------  ---------  -------------------
     ok      quality.missing_rate  age         0        –       0.05  –
     """
 
@@ -326,7 +331,8 @@ class Report:
     # ------------------------------------------------------------------ rendering
 
     def to_text(self, *, width: int | None = None, only: Literal["all", "problems"] = "all") -> str:
-        """An aligned plain-text table (problems first) under a status line; no ANSI codes.
+        """Aligned plain-text tables under a status line, no ANSI codes: one section per
+        check family (Drift, Data quality, Performance), then one per segment; problems first.
 
         Parameters
         ----------
@@ -345,7 +351,8 @@ class Report:
         return _render.render_text(self._checks, self.summary, width=width, only=only)
 
     def to_markdown(self) -> str:
-        """GitHub-flavoured Markdown: status line, problems table, the rest in ``<details>``."""
+        """GitHub-flavoured Markdown: status line, then per family (and segment) a problems
+        table and the rest in ``<details>``."""
         return _render.render_markdown(self._checks, self.summary)
 
     def _repr_html_(self) -> str:
@@ -363,7 +370,8 @@ class Report:
     def print_rich(
         self, console: Console | None = None, *, only: Literal["all", "problems"] = "all"
     ) -> None:
-        """Print a coloured :class:`rich.table.Table` to ``console`` (a new one if None)."""
+        """Print coloured :class:`rich.table.Table` sections (per family, then per segment) to
+        ``console`` (a new one if None)."""
         _check_only(only)
         _render.render_rich(self._checks, self.summary, console, only=only)
 

@@ -75,12 +75,12 @@ def row_mask(
     >>> import numpy as np
     >>> from watchkeeper import Baseline
     >>> from watchkeeper.datasets import churn
-    >>> baseline = Baseline.fit(churn(2_000, seed=1))
+    >>> baseline = Baseline.fit(churn(20_000, seed=1), reference_chunks=0)
     >>> window = churn(100, seed=2)
     >>> window.loc[3, "contract"] = "Lifetime"
     >>> mask, why = row_mask(baseline, window)
-    >>> int(mask.sum()), list(why.columns)
-    (1, ['unseen_category:contract'])
+    >>> bool(mask[3]), why.loc[3, "unseen_category:contract"]
+    (True, np.True_)
     """
     import pandas as pd
 
