@@ -156,10 +156,8 @@ def test_compare_chunks_in_row_order_without_timestamps(baseline: Baseline) -> N
 def test_learned_thresholds_rarely_fire_on_clean_chunks(baseline: Baseline) -> None:
     from collections import Counter
 
-    from scipy.stats import binom
-
-    chunks = 40
-    data = churn(chunks * 2_500, seed=13)
+    chunks = 80
+    data = churn(chunks * 1_250, seed=13)
     chunked = baseline.compare_chunks(
         data, by="size", size=2_500, checks=["quality", "performance"]
     )
@@ -171,6 +169,8 @@ def test_learned_thresholds_rarely_fire_on_clean_chunks(baseline: Baseline) -> N
                 learned[(c.check, c.column)] += 1
                 alerts[(c.check, c.column)] += c.status == "alert"
     assert len(learned) > 50  # quality rates of every column and every performance metric
-    # Nominal k = 3 (one-sided 0.13 %); allow 1 % per check with the binomial 99.9 % margin.
-    allowed = int(binom.ppf(0.999, chunks, 0.01))
-    assert max(alerts.values()) <= allowed, alerts.most_common(3)
+    # Nominal k = 3 is one-sided 0.13 % per check: over all learned checks together allow
+    # 0.4 %, and no single check may alert in more than 2 of the 80 chunks.
+    total = sum(learned.values())
+    assert sum(alerts.values()) <= 0.004 * total, alerts.most_common(5)
+    assert max(alerts.values()) <= 2, alerts.most_common(3)

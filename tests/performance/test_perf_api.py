@@ -276,8 +276,13 @@ def test_result_fields_and_details(binary_ref: PerformanceReference) -> None:
     assert acc.details["label_coverage"] == pytest.approx(0.9)
     assert acc.details["confusion_labels"] == ["no", "yes"]
     assert np.asarray(acc.details["confusion_matrix"]).sum() == 900
-    assert acc.details["band_method"] == "bootstrap"
+    # A rate's window error is taken at the baseline rate (a score test): sqrt(p0 (1 - p0) / n).
+    assert acc.details["band_method"] == "binomial_at_baseline"
+    p0 = acc.reference_value
+    assert acc.details["se"] == pytest.approx((p0 * (1 - p0) / 900) ** 0.5, rel=1e-12)
     assert acc.details["band_method_reference"] == "bootstrap"
+    f1 = next(r for r in results if r.check == "performance.f1")
+    assert f1.details["band_method"] == "bootstrap"
     assert acc.n == 900
     assert acc.n_reference == 3_000
     se = (acc.details["se"] ** 2 + acc.details["se_reference"] ** 2) ** 0.5
@@ -331,7 +336,9 @@ def test_new_label_in_the_window() -> None:
     acc = results["performance.accuracy"]
     assert acc.details["confusion_labels"] == ["no", "yes", "maybe"]
     assert acc.status == "alert"
-    assert results["performance.roc_auc"].n == 700
+    # The 700 scored rows; a ranking metric counts the rarer class among them.
+    scored = yw[300:]
+    assert results["performance.roc_auc"].n == min((scored == 1).sum(), (scored == 0).sum())
     with pytest.raises(InvalidInputError, match="codes must be in"):
         performance_checks(ref, yw, None, sw)
     with pytest.raises(InvalidInputError, match="reference classes"):

@@ -74,7 +74,10 @@ def test_binary_missing_labels_predictions_and_scores_are_excluded(seed: int) ->
     _assert_close(dict(m.values), want)
     assert m.n_labelled == int((y_obs >= 0).sum())
     assert m.n_used["accuracy"] == int(lab.sum())
-    assert m.n_used["roc_auc"] == int(sco.sum())
+    # Ranking metrics count the rarer class among the scored rows.
+    positives = int((y[sco] == 1).sum())
+    assert m.n_used["roc_auc"] == min(positives, int(sco.sum()) - positives)
+    assert m.n_used["log_loss"] == int(sco.sum())
 
 
 def test_binary_predictions_derived_at_the_threshold_and_nan_scores_have_none() -> None:
@@ -237,7 +240,10 @@ def test_multiclass_labels_new_to_the_reference() -> None:
     _assert_close(dict(m.values), want)
     assert m.confusion is not None
     assert m.confusion.shape == (4, 4)
-    assert m.n_used["roc_auc"] == int(known.sum())
+    # Ranking metrics count the rarest class among the scored rows (those of known classes).
+    rarest = int(np.bincount(y[known], minlength=3).min())
+    assert m.n_used["roc_auc"] == min(rarest, int(known.sum()) - rarest)
+    assert m.n_used["log_loss"] == int(known.sum())
 
 
 def test_multiclass_single_class_in_scored_rows() -> None:

@@ -283,3 +283,41 @@ def test_quality_survives_save_and_load(baseline: Baseline, window: pd.DataFrame
         loaded.compare(doubled, checks=["quality"]).to_dict()["checks"]
         == baseline.compare(doubled, checks=["quality"]).to_dict()["checks"]
     )
+
+
+def test_tiny_windows_are_not_called_constant(baseline: Baseline, window: pd.DataFrame) -> None:
+    report = baseline.compare(window.iloc[:1], checks=["quality"])
+    assert _quality_alerts(report) == set()
+    constant = _check(report, "quality.constant", "monthly_charges")
+    assert constant.status == "skipped"
+
+
+def test_quality_checks_are_holm_corrected_over_the_window(
+    baseline: Baseline, window: pd.DataFrame
+) -> None:
+    report = baseline.compare(window, checks=["quality"])
+    tested = [c for c in report.checks if c.details.get("correction") == "holm"]
+    assert len(tested) > 50
+    assert all(c.p_value >= c.details["p_value_raw"] for c in tested)
+    assert {c.details["family"] for c in tested} == {len(tested)}
+
+
+def test_segments_share_the_significance_level() -> None:
+    from scipy.stats import binom
+
+    windows, alerted = 0, 0
+    for seed in range(3):
+        b = Baseline.fit(
+            churn(20_000, seed=seed),
+            **ROLES,
+            segments=["contract", "region"],
+            reference_chunks=0,
+            multivariate=(),
+        )
+        for w in range(5):
+            report = b.compare(churn(2_000, seed=1_000 + 10 * seed + w), checks=["quality"])
+            assert report.metadata["segment_alpha_divisor"] == len(report.metadata["segments"])
+            windows += 1
+            alerted += any(c.status == "alert" and c.segment for c in report.checks)
+    # Holm within a window and Bonferroni over its segments: at most alpha (0.01) per window.
+    assert alerted <= int(binom.ppf(0.999, windows, 0.01))

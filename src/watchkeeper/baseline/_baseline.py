@@ -175,6 +175,7 @@ class Baseline:
         transient: bool = False,
         validation: Any = None,
         task: str | None = None,
+        pos_label: str | None = None,
         segments: Sequence[str] | str | None = None,
         performance: Mapping[str, Any] | None = None,
         **options: Any,
@@ -209,6 +210,9 @@ class Baseline:
         task
             ``"binary"``, ``"multiclass"`` or ``"regression"``; inferred from the target when
             None (see :mod:`watchkeeper.baseline._labels`).
+        pos_label
+            The positive class of a binary target (the one a score is the probability of),
+            as its string form; needed unless the labels are 0/1, False/True, no/yes.
         segments
             Column(s) to fit per-segment baselines on: one per value with at least
             ``segment_min_rows`` reference rows, the rarer values pooled as ``"__other__"``;
@@ -267,7 +271,12 @@ class Baseline:
         from watchkeeper.baseline._fitting import fit_labels
 
         spec, perf = fit_labels(
-            schema, cols, validation=validation, task=task, performance=performance
+            schema,
+            cols,
+            validation=validation,
+            task=task,
+            performance=performance,
+            pos_label=pos_label,
         )
         if lazy:
             pending = {n: profile_task(cols, schema, n, opts) for n in names}
@@ -307,14 +316,23 @@ class Baseline:
             if progress:
                 progress("fitting segment baselines")
             baseline.segments = fit_segments(
-                reference, schema, segments, opts, validation=validation, task=task
+                reference,
+                schema,
+                segments,
+                opts,
+                validation=validation,
+                task=task,
+                performance=performance,
+                pos_label=pos_label,
             )
         if opts.reference_chunks:
             from watchkeeper.baseline._fitting import fit_chunk_stats
 
             if progress:
                 progress(f"checking {opts.reference_chunks} reference chunks")
-            baseline.chunk_stats = fit_chunk_stats(baseline, reference, cols.n_rows)
+            baseline.chunk_stats = fit_chunk_stats(
+                baseline, reference, cols.n_rows, validated=validation is not None
+            )
         return baseline
 
     def _fit_multivariate(self, cols: Columns) -> None:

@@ -45,12 +45,13 @@ def fit_labels(
     validation: Any,
     task: str | None,
     performance: Mapping[str, Any] | None,
+    pos_label: str | None = None,
 ) -> tuple[LabelSpec | None, PerformanceReference | None]:
     """The label columns and the performance baseline (on ``validation``, else the reference)."""
     from watchkeeper.baseline._labels import infer_label_spec
     from watchkeeper.performance import PerformanceOptions, PerformanceReference
 
-    spec = infer_label_spec(schema, cols, task)
+    spec = infer_label_spec(schema, cols, task, pos_label)
     if spec is None:
         if validation is not None:
             raise InvalidParameterError(
@@ -60,6 +61,13 @@ def fit_labels(
         return None, None
     if validation is not None:
         labels = spec.encode(_validation_columns(validation, schema, spec))
+        new = labels.classes[len(spec.classes) :]
+        if new and (spec.proba or spec.task == "binary"):
+            raise SchemaError(
+                f"The validation target has class(es) {list(new)} that the reference lacks "
+                f"(reference classes: {list(spec.classes)}); the model's scores have no column "
+                "for them. Fit on a reference that holds every class."
+            )
     else:
         labels = spec.encode(cols)
     if labels.y_true is None or (labels.y_pred is None and labels.y_score is None):
@@ -148,6 +156,8 @@ def fit_segments(
     *,
     validation: Any,
     task: str | None,
+    performance: Mapping[str, Any] | None = None,
+    pos_label: str | None = None,
 ) -> dict[str, dict[str, Baseline]]:
     """One baseline per segment value with enough reference rows, and one for the rest."""
     from watchkeeper._convert import column_names, take_rows
@@ -185,6 +195,8 @@ def fit_segments(
                 schema,
                 validation=take_rows(validation, val) if val is not None and val.size else None,
                 task=task,
+                performance=performance,
+                pos_label=pos_label,
                 **child_options,
             )
         out[column] = children
@@ -202,7 +214,9 @@ def _rows_by_label(
     return out
 
 
-def fit_chunk_stats(baseline: Baseline, reference: Any, n_rows: int) -> ChunkStats | None:
+def fit_chunk_stats(
+    baseline: Baseline, reference: Any, n_rows: int, *, validated: bool = False
+) -> ChunkStats | None:
     """Check values over ``reference_chunks`` chunks of the reference (in time order when the
     schema has a timestamp column), for ``compare_chunks``' learned thresholds."""
     from watchkeeper._convert import column_names, datetime_values
@@ -218,7 +232,10 @@ def fit_chunk_stats(baseline: Baseline, reference: Any, n_rows: int) -> ChunkSta
         times = datetime_values(reference, timestamp)
     from watchkeeper.monitor._thresholds import LEARNABLE_QUALITY
 
-    checks = [*LEARNABLE_QUALITY, "performance"]
+    # With validation data, the performance baseline is out of sample; chunks of the (training)
+    # reference would centre the learned limits on in-sample metrics, so performance keeps its
+    # own band there.
+    checks = [*LEARNABLE_QUALITY] if validated else [*LEARNABLE_QUALITY, "performance"]
 
     def run(chunk: Any) -> Report:
         report = run_checks(baseline, chunk, checks=checks)

@@ -1,10 +1,12 @@
 """Reading the target, prediction and score columns as the performance checks need them.
 
 Classification labels become integer codes into one class list (labels compared by their
-string form, so ``1``, ``1.0`` and ``"1"`` are the same class; sorted, so for a binary task the
-positive class is the second: ``1``, ``True``, ``"yes"`` over ``"no"``). A window's labels that
-the reference never had get codes after the reference's classes. Regression columns stay
-float64.
+string form, so ``1``, ``1.0`` and ``"1"`` are the same class). For a binary task the positive
+class (the one the score is the probability of) comes second: ``pos_label`` names it, else it
+is ``1``, ``True``, ``yes``, ``y`` or ``positive`` (any case) of such a pair; other labels
+(``"churn"``/``"stay"``) need ``pos_label``, as guessing would invert every metric. A
+window's labels that the reference never had get codes after the reference's classes.
+Regression columns stay float64.
 
 Task inference (``task=None``): a categorical or boolean target, or any ``prediction_proba``
 column, means classification; an integer target whose predictions (if any) take only values the
@@ -134,7 +136,39 @@ class LabelSpec:
         return Labels(y_true=y_true, y_pred=y_pred, y_score=score, classes=tuple(classes))
 
 
-def infer_label_spec(schema: Schema, cols: Columns, task: str | None = None) -> LabelSpec | None:
+# Binary label pairs whose positive class is unambiguous (compared case-insensitively).
+_KNOWN_PAIRS = (("0", "1"), ("false", "true"), ("no", "yes"), ("n", "y"), ("negative", "positive"))
+
+
+def _binary_order(classes: tuple[str, ...], pos_label: str | None, target: str) -> tuple[str, str]:
+    """The two classes with the positive one second."""
+    if pos_label is not None:
+        if pos_label not in classes:
+            raise InvalidParameterError(
+                f"The 'pos_label' parameter of Baseline.fit must be one of the classes of "
+                f"{target!r} ({', '.join(map(repr, classes))}). Got {pos_label!r} instead."
+            )
+        return (next(c for c in classes if c != pos_label), pos_label)
+    lowered = tuple(c.lower() for c in classes)
+    for neg, pos in _KNOWN_PAIRS:
+        if set(lowered) <= {neg, pos}:
+            if len(classes) == 2:
+                return (classes[1], classes[0]) if lowered[0] == pos else (classes[0], classes[1])
+            # One class in the reference: name the other in the same letter case.
+            seen = classes[0]
+            other = neg if lowered[0] == pos else pos
+            other = other.title() if seen.istitle() else other.upper() if seen.isupper() else other
+            return (other, seen) if lowered[0] == pos else (seen, other)
+    raise InvalidParameterError(
+        f"The binary target {target!r} has classes {', '.join(map(repr, classes))}: say which "
+        "is the positive class (the one the score is the probability of) with "
+        "pos_label=..."
+    )
+
+
+def infer_label_spec(
+    schema: Schema, cols: Columns, task: str | None = None, pos_label: str | None = None
+) -> LabelSpec | None:
     """The label columns of ``schema`` with their task and classes (None without a target)."""
     target = schema.role_column("target")
     if target is None or target not in cols:
@@ -175,13 +209,15 @@ def infer_label_spec(schema: Schema, cols: Columns, task: str | None = None) -> 
         return LabelSpec("multiclass", target, prediction, (), classes)
     if not classes:
         return None
-    if len(classes) < 2:
-        # One class in the reference: the other is known only for 0/1 and False/True labels.
-        pair = next((p for p in (("0", "1"), ("False", "True")) if classes[0] in p), None)
-        if pair is None:
-            return None
-        classes = pair
-    return LabelSpec("binary", target, prediction, proba[:1], classes)
+    if (
+        len(classes) < 2
+        and pos_label is None
+        and classes[0].lower() not in {x for pair in _KNOWN_PAIRS for x in pair}
+    ):
+        return None  # one unknown class: nothing says what the other one is
+    return LabelSpec(
+        "binary", target, prediction, proba[:1], _binary_order(classes, pos_label, target)
+    )
 
 
 def _infer_task(

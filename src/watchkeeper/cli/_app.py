@@ -166,7 +166,13 @@ def compare(
             help="Exit 1 when any check (of any chunk) has this status (warning includes alert)."
         ),
     ] = None,
-    alpha: Annotated[float | None, typer.Option(help="Significance level (default 0.05).")] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            help="Significance level of the drift tests (default 0.05; the quality and "
+            "performance checks use 0.01)."
+        ),
+    ] = None,
 ) -> None:
     """Compare CURRENT with REFERENCE (or with a saved --baseline): drift, data quality and
     model performance, on the whole window, per segment or chunk by chunk."""

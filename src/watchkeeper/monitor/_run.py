@@ -219,8 +219,11 @@ def run_checks(
 
         results.append(dataset_drift(feature_results, share=opts.dataset_drift_share))
     results += multivariate_results
-    results += quality_results
-    results += _dataset_quality(baseline, cols, available, qopts, selected)
+    from watchkeeper.quality.checks import correct_family
+
+    results += correct_family(
+        quality_results + _dataset_quality(baseline, cols, available, qopts, selected), qopts
+    )
     if "performance" in selected:
         results += _performance(baseline, cols, popts)
     metadata["n_current"] = cols.n_rows

@@ -21,15 +21,20 @@ def compare_segments(baseline: Baseline, current: Any, overall: Report, **compar
     Rows whose value has no baseline of its own (rare in the reference, unseen, missing) go to
     the ``"__other__"`` segment when the baseline has one (else they are counted in the
     metadata's ``segments_unassigned``). Segments without rows in the window are left out;
-    the row count of each compared segment is in the metadata's ``segments``.
+    the row count of each compared segment is in the metadata's ``segments``, segment columns
+    the window lacks in ``segments_missing``.
+
+    Each segment asks every question again, so the segments share the significance levels:
+    with ``m`` segments compared, drift, quality and performance tests run at ``alpha / m``
+    (Bonferroni), and a clean window is no likelier to alert because it was segmented.
     """
     from watchkeeper._convert import column_names, take_rows
     from watchkeeper.baseline._fitting import OTHER, segment_codes
 
-    results = list(overall.checks)
-    sizes: dict[str, int] = {}
-    unassigned: dict[str, int] = {}
     available = column_names(current, what="current")
+    planned: list[tuple[str, Baseline, np.ndarray[Any, Any]]] = []
+    unassigned: dict[str, int] = {}
+    missing = [c for c in baseline.segments if c not in available]
     for column, children in baseline.segments.items():
         if column not in available:
             continue
@@ -44,11 +49,45 @@ def compare_segments(baseline: Baseline, current: Any, overall: Report, **compar
             unassigned[column] = int(np.count_nonzero(which < 0))
         for i, (label, child) in enumerate(children.items()):
             rows = np.flatnonzero(which == i)
-            if rows.size == 0:
-                continue
-            name = f"{column}={label}"
-            sizes[name] = int(rows.size)
-            report = child.compare(take_rows(current, rows), **compare)
-            results += [replace(r, segment=name) for r in report.checks]
-    metadata = {**overall.metadata, "segments": sizes, "segments_unassigned": unassigned}
+            if rows.size:
+                planned.append((f"{column}={label}", child, rows))
+    results = list(overall.checks)
+    shared = _shared_levels(compare, len(planned))
+    for name, child, rows in planned:
+        report = child.compare(take_rows(current, rows), **shared)
+        results += [replace(r, segment=name) for r in report.checks]
+    metadata = {
+        **overall.metadata,
+        "segments": {name: int(rows.size) for name, _, rows in planned},
+        "segments_unassigned": unassigned,
+        "segments_missing": missing,
+        "segment_alpha_divisor": max(len(planned), 1),
+    }
     return Report(results, metadata=metadata)
+
+
+def _shared_levels(compare: dict[str, Any], m: int) -> dict[str, Any]:
+    """``compare``'s options with every family's alpha divided by ``m``."""
+    from watchkeeper.drift._options import DriftOptions
+    from watchkeeper.performance import PerformanceOptions
+    from watchkeeper.quality._options import QualityOptions
+
+    if m <= 1:
+        return compare
+    out = dict(compare)
+    out["alpha"] = compare.get("alpha", DriftOptions().alpha) / m
+    quality = compare.get("quality")
+    if isinstance(quality, QualityOptions):
+        out["quality"] = replace(quality, alpha=quality.alpha / m)
+    else:
+        given_q = dict(quality or {})
+        given_q["alpha"] = given_q.get("alpha", QualityOptions().alpha) / m
+        out["quality"] = given_q
+    performance = compare.get("performance")
+    if isinstance(performance, PerformanceOptions):
+        out["performance"] = replace(performance, alpha=performance.alpha / m)
+    else:
+        given = dict(performance or {})
+        given["alpha"] = given.get("alpha", PerformanceOptions().alpha) / m
+        out["performance"] = given
+    return out

@@ -77,10 +77,21 @@ def decide(
             computed,
         )
     higher = details["direction"] == "higher_is_better"
+    method = band.method
+    if name in _RATES and 0.0 < base < 1.0:
+        # A score test: the window's rate is judged by its sampling error under the baseline
+        # rate, not at its own value (0 of 3 positives recalled would have an error of 0).
+        se_w = math.sqrt(base * (1.0 - base) / max(computed.n_used.get(name, 0), 1))
+        method = "binomial_at_baseline"
     se = math.hypot(se_w, se_r)
     worse_by = (base - value) if higher else (value - base)
     z = worse_by / se if se > 0 else math.copysign(math.inf, worse_by) if worse_by else 0.0
     p = float(special.ndtr(-z))
+    if name in _RATES and 0.0 < base < 1.0:
+        # The normal approximation is optimistic on small windows: the exact binomial tail
+        # at the baseline rate must agree.
+        d = max(computed.n_used.get(name, 0), 1)
+        p = max(p, float(special.bdtr(math.floor(value * d + 1e-9), d, base)))
     z_a = float(special.ndtri(1.0 - options.alpha))
     limit = options.floors.get(name)
     if higher:
@@ -118,7 +129,7 @@ def decide(
         z=z,
         band_lower=base - z_a * se,
         band_upper=base + z_a * se,
-        band_method=band.method,
+        band_method=method,
         band_method_reference=reference.methods.get(name),
         floor=limit,
         alpha=options.alpha,
@@ -140,6 +151,9 @@ def decide(
         n_reference=reference.n_used.get(name, 0),
         details=details,
     )
+
+
+_RATES = frozenset({"accuracy", "precision", "recall"})
 
 
 def _sentence(text: str) -> str:

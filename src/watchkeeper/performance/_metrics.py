@@ -176,6 +176,8 @@ def _binary_labels(cm: IntArray, out: Computed) -> None:
         out.undefined.update(dict.fromkeys(names, _NO_LABEL_ROWS))
         return
     tp, pp, ap = int(cm[1, 1]), int(cm[:, 1].sum()), int(cm[1, :].sum())
+    # Each rate rests on its own denominator: a 200-row window may hold 5 positives.
+    out.n_used.update(precision=pp, recall=ap, f1=min(ap, pp))
     out.values["accuracy"] = int(np.trace(cm)) / n
     _ratio(out, "precision", tp, pp, "no predicted positives")
     _ratio(out, "recall", tp, ap, "no actual positives")
@@ -206,6 +208,10 @@ def _multiclass_labels(cm: IntArray, out: Computed) -> None:
     precision = np.divide(tp, p_sum, out=np.zeros_like(tp), where=p_sum > 0)
     recall = np.divide(tp, t_sum, out=np.zeros_like(tp), where=t_sum > 0)
     f1 = 2.0 * tp / (t_sum + p_sum)
+    # A macro average is as reliable as its rarest class (whose precision or recall counts as
+    # much as the commonest's): the rows of that class are what the average rests on.
+    rarest = int(t_sum[t_sum > 0].min()) if (t_sum > 0).any() else 0
+    out.n_used.update(precision_macro=rarest, recall_macro=rarest, f1_macro=rarest)
     out.values["precision_macro"] = float(np.mean(precision))
     out.values["recall_macro"] = float(np.mean(recall))
     out.values["f1_macro"] = float(np.mean(f1))
@@ -236,6 +242,9 @@ def _binary_scores(data: ClassData, out: Computed) -> None:
     s = data.score
     ranks = rank_groups(y01, s)
     out.ranks = ranks
+    # Ranking metrics rest on the rarer class: 8 positives give an AUC far noisier than its
+    # error estimate says.
+    out.n_used["roc_auc"] = out.n_used["average_precision"] = min(ranks.n_pos, ranks.n_neg)
     if ranks.n_pos == 0 or ranks.n_neg == 0:
         out.undefined["roc_auc"] = out.undefined["average_precision"] = _ONE_CLASS
     else:
@@ -257,6 +266,8 @@ def _multiclass_scores(data: ClassData, out: Computed) -> None:
     t, s = data.score_true, data.score
     counts = np.bincount(t, minlength=data.n_score_classes)
     present = np.flatnonzero(counts > 0)
+    rarest = int(counts[present].min()) if present.shape[0] else 0
+    out.n_used["roc_auc"] = out.n_used["average_precision"] = min(rarest, t.shape[0] - rarest)
     if present.shape[0] < 2:
         out.undefined["roc_auc"] = out.undefined["average_precision"] = _ONE_CLASS
     else:

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from watchkeeper.errors import InvalidInputError, InvalidParameterError
 from watchkeeper.performance._bands import standard_errors
 from watchkeeper.performance._decide import calibration_check, decide, skip
@@ -207,7 +209,29 @@ def _skip_reason(
     if name not in reference.metrics:
         why = reference.undefined.get(name, "not computed")
         return f"{name} is undefined on the reference: {why}"
+    if (
+        name == "mape"
+        and isinstance(data, RegData)
+        and (bool(np.any(data.true == 0.0)) or reference.metrics["mape"] > 1e9)
+    ):
+        return (
+            "mape is not meaningful with zero targets (each adds |error| / 2.2e-16, as in "
+            "scikit-learn); use mae"
+        )
     used = computed.n_used.get(name, 0)
     if used < options.min_rows:
-        return f"only {used} rows are usable for {name}; at least {options.min_rows} are needed"
+        what = _DENOMINATORS.get(name, "rows usable")
+        return f"only {used} {what} for {name}; at least {options.min_rows} are needed"
     return None
+
+
+_DENOMINATORS = {
+    "precision": "predicted positives",
+    "recall": "actual positives",
+    "f1": "actual or predicted positives",
+    "roc_auc": "rows of the rarer class",
+    "average_precision": "rows of the rarer class",
+    "precision_macro": "rows of the rarest class",
+    "recall_macro": "rows of the rarest class",
+    "f1_macro": "rows of the rarest class",
+}

@@ -119,8 +119,8 @@ def row_mask(
             if high is not None:
                 outside |= values > high
             flags[f"out_of_range:{name}"] = outside & np.isfinite(values)
-            if prof.n_valid:
-                lo_f, hi_f = fences(prof, opts)
+            lo_f, hi_f = fences(prof, opts) if prof.n_valid else (0.0, 0.0)
+            if lo_f < hi_f:  # fences that collapse to one value flag nothing (as the check)
                 flags[f"outlier:{name}"] = (values < lo_f) | (values > hi_f)
         else:
             column = cols.categorical[name]

@@ -15,7 +15,7 @@ rate                margin expected (reference) rate
                            falls outside the range of n draws); the reference's own share
                            outside user ``bounds``
 ``non_finite``      0.0    the reference's share of ±inf
-``unseen``          0.01   Good–Turing: reference categories seen once / reference rows
+``unseen``          0.01   Good–Turing, add-one: (categories seen once + 1) / (rows + 1)
 ``type_violations`` 0.0    0 (values of a numeric column that are not numbers)
 ``duplicate_rows``  0.01   expected duplicates of a sample of the window's size drawn from
                            the reference's repeated rows
@@ -31,7 +31,8 @@ Cardinality explosion: a categorical window with more than ``max(cardinality_fac
 r + cardinality_min_new)`` distinct values, r the reference's count, alerts. A column is
 (near-)constant when one value holds at least ``near_constant_share`` of its values; that
 alerts when the reference's top value share was below it and the window's share is
-significantly above the reference's share of that value.
+significantly above the reference's share of that value; it is judged on at least ``min_rows``
+(30) values (one row is trivially constant).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class QualityOptions:
     cardinality_factor: float = 2.0
     cardinality_min_new: int = 5
     near_constant_share: float = 0.99
+    min_rows: int = 30
     examples: int = 5
 
     def __post_init__(self) -> None:
@@ -86,6 +88,7 @@ class QualityOptions:
         check_number(
             _OWNER, "near_constant_share", self.near_constant_share, low=0.5, high=1, low_open=True
         )
+        check_int(_OWNER, "min_rows", self.min_rows, low=1)
         check_int(_OWNER, "examples", self.examples, low=0)
         object.__setattr__(self, "margins", _margins("margins", self.margins))
         if not isinstance(self.overrides, Mapping):

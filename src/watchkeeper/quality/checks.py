@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from watchkeeper.quality._options import QualityOptions
     from watchkeeper.quality._rows import DatasetReference
 
-__all__ = ["column_quality", "dataset_quality", "fences", "rate_check"]
+__all__ = ["column_quality", "correct_family", "dataset_quality", "fences", "rate_check"]
+
+_SEVERITY = {"skipped": 0, "ok": 1, "warning": 2, "alert": 3}
 
 _FAMILY_OF_KIND = {"numeric": "numeric", "categorical": "string", "boolean": "boolean"}
 
@@ -354,7 +356,9 @@ def _categorical_checks(
             name,
             k=cur.n_unseen,
             n=cur.n_valid,
-            expected=singletons / n_valid_ref if n_valid_ref else 0.0,
+            # Good-Turing with add-one: a small reference that happens to hold no singleton
+            # still leaves some mass for categories it has not seen.
+            expected=(singletons + 1) / (n_valid_ref + 1) if n_valid_ref else 0.0,
             margin=options.margin("unseen", name, kind),
             options=options,
             what="values of categories the reference never had",
@@ -419,6 +423,16 @@ def _constant(
     ref_top_share: float,
     options: QualityOptions,
 ) -> CheckResult:
+    if n < options.min_rows:
+        return CheckResult(
+            check="quality.constant",
+            column=name,
+            value=count / n,
+            status="skipped",
+            reason=f"only {n} values; a column is judged constant on at least {options.min_rows}",
+            n=n,
+            n_reference=n_ref,
+        )
     share = count / n
     ref_share = ref_count / n_ref if n_ref else 0.0
     cut = options.near_constant_share
@@ -600,3 +614,47 @@ def empty_window(n_rows: int) -> CheckResult:
         reason="the window has no rows" if n_rows == 0 else f"{n_rows} rows",
         n=n_rows,
     )
+
+
+def correct_family(results: Sequence[CheckResult], options: QualityOptions) -> list[CheckResult]:
+    """Holm-correct the p-values of a window's quality checks and re-decide them.
+
+    A window asks a hundred quality questions (one per rate and column); each at ``alpha``
+    would make a false alarm likely on any clean window whose margins are easy to exceed (a
+    small window, a small segment). Holm keeps the chance of any false quality alarm per window
+    at ``alpha``. A check keeps its margin rule: it alerts when its corrected p-value is below
+    ``alpha`` and its value is beyond ``threshold`` (warns beyond ``warning_threshold``).
+    """
+    from dataclasses import replace
+
+    from watchkeeper.stats import correct
+
+    tested = [i for i, r in enumerate(results) if r.p_value is not None and r.status != "skipped"]
+    if len(tested) < 2:
+        return list(results)
+    raw = np.array([results[i].p_value for i in tested], dtype=np.float64)
+    adjusted = np.asarray(correct(raw, method="holm", alpha=options.alpha).p_values)
+    out = list(results)
+    m = len(tested)
+    for i, p in zip(tested, adjusted.tolist(), strict=True):
+        r = out[i]
+        details = {**r.details, "p_value_raw": r.p_value, "correction": "holm", "family": m}
+        status = r.status
+        # Only a status that significance decided can fall (a dtype warning, p = 1, stays).
+        if r.status in ("alert", "warning") and (r.p_value or 0.0) < options.alpha:
+            value = r.value if r.value is not None else 0.0
+            if p >= options.alpha:
+                status = "ok"
+            elif r.check == "quality.constant":
+                status = r.status
+            elif r.threshold is not None and value > r.threshold:
+                status = "alert"
+            elif r.warning_threshold is not None and value > r.warning_threshold:
+                status = "warning"
+            if _SEVERITY[status] > _SEVERITY[r.status]:
+                status = r.status  # a correction never raises a status
+        reason = r.reason
+        if status != r.status:
+            reason = f"{r.reason}; not significant after Holm over {m} quality tests (p={p:.3g})"
+        out[i] = replace(r, p_value=p, status=status, reason=reason, details=details)
+    return out
