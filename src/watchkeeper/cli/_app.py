@@ -10,6 +10,7 @@ import typer
 from watchkeeper._version import __version__
 from watchkeeper.cli._baseline import baseline_app
 from watchkeeper.cli._output import FailOn, OutputFormat, emit, fail, failed
+from watchkeeper.cli._params import PredictionOpt, ProbaOpt, SchemaOpt, TargetOpt
 from watchkeeper.errors import InvalidParameterError, WatchkeeperError
 
 if TYPE_CHECKING:
@@ -111,20 +112,10 @@ def compare(
             "or its .npz file.",
         ),
     ] = None,
-    schema: Annotated[
-        Path | None, typer.Option("--schema", help="Schema file (YAML/JSON).")
-    ] = None,
-    target: Annotated[str | None, typer.Option(help="Target column (inferred schema).")] = None,
-    prediction: Annotated[
-        str | None, typer.Option(help="Prediction column (inferred schema).")
-    ] = None,
-    prediction_proba: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--prediction-proba",
-            help="Score column; repeat for a multiclass model's proba_<class> columns.",
-        ),
-    ] = None,
+    schema: SchemaOpt = None,
+    target: TargetOpt = None,
+    prediction: PredictionOpt = None,
+    prediction_proba: ProbaOpt = None,
     timestamp: Annotated[
         str | None,
         typer.Option(help="Time column: orders the rows for --chunk, needed to chunk by period."),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from watchkeeper.cli._output import fail
+from watchkeeper.cli._params import PredictionOpt, ProbaOpt, SchemaOpt, TargetOpt
 from watchkeeper.errors import DataFileError, InvalidParameterError, WatchkeeperError
 
 if TYPE_CHECKING:
@@ -35,20 +36,10 @@ def fit(
             help="Directory to write baseline.npz and schema.yaml to (created if missing).",
         ),
     ] = None,
-    schema: Annotated[
-        Path | None, typer.Option("--schema", help="Schema file (YAML/JSON).")
-    ] = None,
-    target: Annotated[str | None, typer.Option(help="Target column (inferred schema).")] = None,
-    prediction: Annotated[
-        str | None, typer.Option(help="Prediction column (inferred schema).")
-    ] = None,
-    prediction_proba: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--prediction-proba",
-            help="Score column; repeat for a multiclass model's proba_<class> columns.",
-        ),
-    ] = None,
+    schema: SchemaOpt = None,
+    target: TargetOpt = None,
+    prediction: PredictionOpt = None,
+    prediction_proba: ProbaOpt = None,
     timestamp: Annotated[
         str | None, typer.Option(help="Time column (default: the first datetime column).")
     ] = None,

@@ -232,23 +232,29 @@ def run_checks(
     return Report(results, metadata=metadata)
 
 
-def _quality_options(value: Mapping[str, Any] | QualityOptions | None) -> QualityOptions:
-    from watchkeeper.quality._options import QualityOptions
-
-    if isinstance(value, QualityOptions):
+def _family_options(family: str, value: Any, cls: Any) -> Any:
+    """``value`` (None, a mapping of options, or an options object) as a ``cls`` object."""
+    if isinstance(value, cls):
         return value
     if value is not None and not isinstance(value, Mapping):
         raise InvalidParameterError(
-            f"The 'quality' parameter of compare must be a mapping of quality options. Got "
+            f"The {family!r} parameter of compare must be a mapping of {family} options. Got "
             f"{type(value).__name__} instead."
         )
-    unknown = set(value or {}) - set(QualityOptions.field_names())
+    unknown = set(value or {}) - set(cls.field_names())
     if unknown:
         raise InvalidParameterError(
-            f"Unknown quality option(s) {sorted(unknown)}; valid options are "
-            f"{', '.join(QualityOptions.field_names())}."
+            f"Unknown {family} option(s) {sorted(unknown)}; valid options are "
+            f"{', '.join(cls.field_names())}."
         )
-    return QualityOptions(**(value or {}))
+    return cls(**(value or {}))
+
+
+def _quality_options(value: Mapping[str, Any] | QualityOptions | None) -> QualityOptions:
+    from watchkeeper.quality._options import QualityOptions
+
+    out: QualityOptions = _family_options("quality", value, QualityOptions)
+    return out
 
 
 def _performance_options(
@@ -258,21 +264,7 @@ def _performance_options(
 
     from watchkeeper.performance import PerformanceOptions
 
-    if isinstance(value, PerformanceOptions):
-        out = value
-    else:
-        if value is not None and not isinstance(value, Mapping):
-            raise InvalidParameterError(
-                f"The 'performance' parameter of compare must be a mapping of performance "
-                f"options. Got {type(value).__name__} instead."
-            )
-        unknown = set(value or {}) - set(PerformanceOptions.field_names())
-        if unknown:
-            raise InvalidParameterError(
-                f"Unknown performance option(s) {sorted(unknown)}; valid options are "
-                f"{', '.join(PerformanceOptions.field_names())}."
-            )
-        out = PerformanceOptions(**(value or {}))
+    out: PerformanceOptions = _family_options("performance", value, PerformanceOptions)
     return replace(out, metrics=metrics) if metrics is not None else out
 
 

@@ -76,18 +76,12 @@ def _shared_levels(compare: dict[str, Any], m: int) -> dict[str, Any]:
         return compare
     out = dict(compare)
     out["alpha"] = compare.get("alpha", DriftOptions().alpha) / m
-    quality = compare.get("quality")
-    if isinstance(quality, QualityOptions):
-        out["quality"] = replace(quality, alpha=quality.alpha / m)
-    else:
-        given_q = dict(quality or {})
-        given_q["alpha"] = given_q.get("alpha", QualityOptions().alpha) / m
-        out["quality"] = given_q
-    performance = compare.get("performance")
-    if isinstance(performance, PerformanceOptions):
-        out["performance"] = replace(performance, alpha=performance.alpha / m)
-    else:
-        given = dict(performance or {})
-        given["alpha"] = given.get("alpha", PerformanceOptions().alpha) / m
-        out["performance"] = given
+    for key, cls in (("quality", QualityOptions), ("performance", PerformanceOptions)):
+        given = compare.get(key)
+        if isinstance(given, QualityOptions | PerformanceOptions):
+            out[key] = replace(given, alpha=given.alpha / m)
+        else:
+            options = dict(given or {})
+            options["alpha"] = options.get("alpha", cls().alpha) / m
+            out[key] = options
     return out

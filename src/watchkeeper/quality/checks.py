@@ -530,35 +530,19 @@ def dataset_quality(
     """The window-level checks: schema (missing and unexpected columns) and duplicate rows."""
     missing = [c for c in expected_columns if c not in present]
     out = [
-        CheckResult(
-            check="quality.missing_columns",
-            column=None,
-            value=len(missing),
-            reference_value=0,
-            threshold=0,
-            status="alert" if missing else "ok",
-            reason=(
-                f"column(s) {', '.join(missing)} of the schema are missing"
-                if missing
-                else "every schema column is present"
-            ),
-            n=n_rows,
-            details={"columns": missing},
+        _column_set(
+            "quality.missing_columns",
+            missing,
+            n_rows,
+            f"column(s) {', '.join(missing)} of the schema are missing",
+            "every schema column is present",
         ),
-        CheckResult(
-            check="quality.unexpected_columns",
-            column=None,
-            value=len(unexpected),
-            reference_value=0,
-            threshold=0,
-            status="alert" if unexpected else "ok",
-            reason=(
-                f"column(s) {', '.join(unexpected)} are not in the schema"
-                if unexpected
-                else "no column outside the schema"
-            ),
-            n=n_rows,
-            details={"columns": list(unexpected)},
+        _column_set(
+            "quality.unexpected_columns",
+            list(unexpected),
+            n_rows,
+            f"column(s) {', '.join(unexpected)} are not in the schema",
+            "no column outside the schema",
         ),
     ]
     if reference is None or hashes is None:
@@ -601,6 +585,21 @@ def dataset_quality(
         )
     )
     return out
+
+
+def _column_set(check: str, columns: list[str], n_rows: int, bad: str, good: str) -> CheckResult:
+    """A schema check: alert when ``columns`` (missing or unexpected ones) is not empty."""
+    return CheckResult(
+        check=check,
+        column=None,
+        value=len(columns),
+        reference_value=0,
+        threshold=0,
+        status="alert" if columns else "ok",
+        reason=bad if columns else good,
+        n=n_rows,
+        details={"columns": columns},
+    )
 
 
 def empty_window(n_rows: int) -> CheckResult:
