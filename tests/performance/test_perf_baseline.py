@@ -289,3 +289,35 @@ def test_mape_with_zero_targets_is_skipped() -> None:
     assert checks["performance.mape"].status == "skipped"
     assert "zero targets" in checks["performance.mape"].reason
     assert checks["performance.mae"].status == "ok"
+
+
+def test_bool_prediction_of_a_01_target_is_binary() -> None:
+    ref = churn(4_000, seed=40)
+    ref["churn_pred"] = ref["churn_score"] >= 0.5  # bool, the target is int 0/1
+    b = Baseline.fit(ref, **ROLES, reference_chunks=0)
+    assert b.labels is not None
+    assert (b.labels.task, b.labels.classes) == ("binary", ("0", "1"))
+    acc = b.performance.metrics["accuracy"]  # type: ignore[union-attr]
+    assert acc == pytest.approx(skm.accuracy_score(ref["churned"], ref["churn_pred"].astype(int)))
+
+
+def test_one_shot_compare_takes_validation_and_family_options() -> None:
+    import watchkeeper
+
+    ref, val = churn(5_000, seed=41), churn(2_000, seed=42)
+    cur = churn(2_000, seed=43, scenario="concept_drift")
+    report = watchkeeper.compare(
+        ref,
+        cur,
+        **ROLES,
+        validation=val,
+        performance={"floors": {"accuracy": 0.95}},
+        quality={"margins": {"missing_rate": 0.2}},
+    )
+    acc = _perf(report)["performance.accuracy"]
+    assert acc.reference_value == pytest.approx(
+        skm.accuracy_score(val["churned"], val["churn_pred"]), rel=1e-12
+    )
+    assert acc.threshold == pytest.approx(0.95)
+    missing = next(c for c in report.checks if c.check == "quality.missing_rate")
+    assert missing.details["margin"] == pytest.approx(0.2)

@@ -238,7 +238,8 @@ def fit_chunk_stats(
     checks = [*LEARNABLE_QUALITY] if validated else [*LEARNABLE_QUALITY, "performance"]
 
     def run(chunk: Any) -> Report:
-        report = run_checks(baseline, chunk, checks=checks)
+        # Only the chunk values are kept, not their bands: a few replicates are enough.
+        report = run_checks(baseline, chunk, checks=checks, performance={"n_bootstrap": 10})
         return report.filter(
             check=[c.check for c in report.checks if c.check != "performance.calibration"]
         )

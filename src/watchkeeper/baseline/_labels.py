@@ -1,12 +1,13 @@
 """Reading the target, prediction and score columns as the performance checks need them.
 
 Classification labels become integer codes into one class list (labels compared by their
-string form, so ``1``, ``1.0`` and ``"1"`` are the same class). For a binary task the positive
-class (the one the score is the probability of) comes second: ``pos_label`` names it, else it
-is ``1``, ``True``, ``yes``, ``y`` or ``positive`` (any case) of such a pair; other labels
-(``"churn"``/``"stay"``) need ``pos_label``, as guessing would invert every metric. A
-window's labels that the reference never had get codes after the reference's classes.
-Regression columns stay float64.
+string form, so ``1``, ``1.0`` and ``"1"`` are the same class; ``True``/``False`` are the
+classes ``1``/``0``, so a bool prediction of a 0/1 target is one binary task). For a binary
+task the positive class (the one the score is the probability of) comes second:
+``pos_label`` names it, else it is ``1``, ``yes``, ``y`` or ``positive`` (any case) of such a
+pair; other labels (``"churn"``/``"stay"``) need ``pos_label``, as guessing would invert every
+metric. A window's labels that the reference never had get codes after the reference's
+classes. Regression columns stay float64.
 
 Task inference (``task=None``): a categorical or boolean target, or any ``prediction_proba``
 column, means classification; an integer target whose predictions (if any) take only values the
@@ -39,11 +40,19 @@ def _label(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+_BOOLEAN = {"False": "0", "True": "1"}
+
+
+def _canon(label: str) -> str:
+    """Booleans are the classes 0 and 1: a bool prediction of a 0/1 target is the same task."""
+    return _BOOLEAN.get(label, label)
+
+
 def _column_labels(cols: Columns, name: str) -> list[str]:
     if name in cols.categorical:
         column = cols.categorical[name]
         present = np.flatnonzero(column.counts())
-        return [column.categories[i] for i in present]
+        return sorted({_canon(column.categories[i]) for i in present})
     values = cols.numeric[name]
     return [_label(v) for v in np.unique(values[np.isfinite(values)])]
 
@@ -111,7 +120,7 @@ class LabelSpec:
                 return None
             if name in cols.categorical:
                 column = cols.categorical[name]
-                labels, raw = column.categories, column.codes
+                labels, raw = tuple(_canon(c) for c in column.categories), column.codes
             else:
                 values = cols.numeric[name]
                 finite = np.isfinite(values)
@@ -143,6 +152,7 @@ _KNOWN_PAIRS = (("0", "1"), ("false", "true"), ("no", "yes"), ("n", "y"), ("nega
 def _binary_order(classes: tuple[str, ...], pos_label: str | None, target: str) -> tuple[str, str]:
     """The two classes with the positive one second."""
     if pos_label is not None:
+        pos_label = _canon(pos_label)
         if pos_label not in classes:
             raise InvalidParameterError(
                 f"The 'pos_label' parameter of Baseline.fit must be one of the classes of "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from watchkeeper.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from watchkeeper.baseline._baseline import Progress
     from watchkeeper.monitor.report import Report
@@ -27,6 +27,10 @@ def compare(
     prediction_proba: str | Sequence[str] | None = None,
     progress: Progress | None = None,
     n_jobs: int | None = None,
+    validation: Any = None,
+    pos_label: str | None = None,
+    quality: Mapping[str, Any] | None = None,
+    performance: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Report:
     """Compare a window of data with reference data in one call.
@@ -42,9 +46,15 @@ def compare(
     schema
         Column kinds and roles; inferred from ``reference`` when None.
     checks
-        Which checks to run (default: all drift checks); see ``Baseline.compare``.
+        Which checks to run (default: all: drift, quality, performance); see
+        ``Baseline.compare``.
     target, prediction, prediction_proba
         With an inferred schema: the columns with those roles.
+    validation, pos_label
+        As for ``Baseline.fit``: labelled validation data for the performance baseline, and
+        the positive class of a binary target with labels other than 0/1, False/True, no/yes.
+    quality, performance
+        Options of the data-quality and performance checks, as for ``Baseline.compare``.
 
     Returns
     -------
@@ -85,6 +95,8 @@ def compare(
         # dropped right after: the baseline serves this one comparison.
         lazy=True,
         transient=True,
+        validation=validation,
+        pos_label=pos_label,
         **{k: v for k, v in options.items() if k in fit_names},
     )
     return baseline.compare(
@@ -92,5 +104,7 @@ def compare(
         checks=checks,
         progress=progress,
         n_jobs=n_jobs,
+        quality=quality,
+        performance=performance,
         **{k: v for k, v in options.items() if k in drift_names},
     )

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from watchkeeper._frame import Columns
 
-__all__ = ["DatasetReference", "duplicate_mask", "row_hashes"]
+__all__ = ["DatasetReference", "duplicate_count", "duplicate_mask", "row_hashes"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -41,20 +41,34 @@ def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return x
 
 
+_BLOCK = 65_536  # rows hashed at a time: every pass over a block stays in the CPU cache
+
+
 def row_hashes(cols: Columns, names: Sequence[str]) -> npt.NDArray[np.uint64]:
     """One 64-bit hash per row over the named columns (equal rows hash equal)."""
-    h = np.zeros(cols.n_rows, dtype=np.uint64)
-    for i, name in enumerate(names):
-        if name in cols.numeric:
-            v = cols.numeric[name] + 0.0  # a copy, with -0.0 folded into 0.0
-            v[np.isnan(v)] = np.nan  # one NaN bit pattern
-            bits = v.view(np.uint64)
-        else:
-            # Codes shifted so that missing (-1) is 0; labels are per frame, which is all
-            # duplicate detection within one frame needs.
-            bits = (cols.categorical[name].codes.astype(np.int64) + 1).astype(np.uint64)
-        h = _mix(h * _GOLDEN + _mix(bits + np.uint64(i + 1)))
-    return h
+    out = np.empty(cols.n_rows, dtype=np.uint64)
+    for start in range(0, cols.n_rows, _BLOCK):
+        rows = slice(start, min(start + _BLOCK, cols.n_rows))
+        h = np.zeros(rows.stop - rows.start, dtype=np.uint64)
+        for i, name in enumerate(names):
+            if name in cols.numeric:
+                v = cols.numeric[name][rows] + 0.0  # a copy, with -0.0 folded into 0.0
+                v[np.isnan(v)] = np.nan  # one NaN bit pattern
+                bits = v.view(np.uint64)
+            else:
+                # Codes shifted so that missing (-1) is 0; labels are per frame, which is all
+                # duplicate detection within one frame needs.
+                codes = cols.categorical[name].codes[rows]
+                bits = (codes.astype(np.int64) + 1).astype(np.uint64)
+            h = _mix(h * _GOLDEN + _mix(bits + np.uint64(i + 1)))
+        out[rows] = h
+    return out
+
+
+def duplicate_count(hashes: npt.NDArray[np.uint64]) -> int:
+    """How many rows repeat an earlier row (a sort, no index bookkeeping)."""
+    s = np.sort(hashes)
+    return int(np.count_nonzero(s[1:] == s[:-1]))
 
 
 def duplicate_mask(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:

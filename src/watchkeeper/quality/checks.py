@@ -561,10 +561,9 @@ def dataset_quality(
             )
         )
         return out
-    from watchkeeper.quality._rows import duplicate_mask
+    from watchkeeper.quality._rows import duplicate_count
 
-    dup = duplicate_mask(hashes)
-    k = int(np.count_nonzero(dup))
+    k = duplicate_count(hashes)
     expected = reference.expected_duplicates(n_rows)
     from scipy.stats import poisson
 
