@@ -26,123 +26,17 @@ from watchkeeper.baseline._profiles import (
     PreparedNumeric,
     top_count,
 )
-from watchkeeper.results import CheckResult, Status
+from watchkeeper.quality._dataset import dataset_quality, empty_window
+from watchkeeper.quality._rates import binom_sf, correct_family, fisher_sf, rate_check
+from watchkeeper.results import CheckResult
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from watchkeeper._frame import TypeErrors
     from watchkeeper.quality._options import QualityOptions
-    from watchkeeper.quality._rows import DatasetReference
 
-__all__ = ["column_quality", "correct_family", "dataset_quality", "fences", "rate_check"]
-
-_SEVERITY = {"skipped": 0, "ok": 1, "warning": 2, "alert": 3}
+__all__ = ["column_quality", "correct_family", "dataset_quality", "empty_window", "fences"]
 
 _FAMILY_OF_KIND = {"numeric": "numeric", "categorical": "string", "boolean": "boolean"}
-
-
-def _binom_sf(k: int, n: int, p0: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p0)."""
-    if k <= 0:
-        return 1.0
-    if p0 <= 0.0:
-        return 0.0
-    if p0 >= 1.0:
-        return 1.0
-    from scipy.stats import binom
-
-    return float(binom.sf(k - 1, n, p0))
-
-
-def _fisher_sf(k: int, n: int, k_ref: int, n_ref: int) -> float:
-    """One-sided Fisher exact p: P(at least ``k`` of the ``k + k_ref`` events in the window)."""
-    if k <= 0:
-        return 1.0
-    from scipy.stats import hypergeom
-
-    return float(min(1.0, max(0.0, hypergeom.sf(k - 1, n + n_ref, k + k_ref, n))))
-
-
-def rate_check(
-    check: str,
-    column: str | None,
-    *,
-    k: int,
-    n: int,
-    expected: float,
-    margin: float,
-    options: QualityOptions,
-    what: str,
-    n_reference: int = 0,
-    details: dict[str, Any] | None = None,
-    p_value: float | None = None,
-    reference_count: int | None = None,
-) -> CheckResult:
-    """Decide one rate: ``k`` of ``n`` rows are ``what``; the reference expects ``expected``.
-
-    Alert when the excess over ``expected`` is significant and above ``margin``; warn above
-    ``warning_fraction * margin``. Significance: with ``reference_count`` (``expected`` is then
-    ``reference_count / n_reference``), a one-sided Fisher exact test of the window against the
-    reference, so a small reference's own sampling error is allowed for; else a one-sided
-    binomial test against ``expected``, or the given ``p_value``.
-    """
-    info = {"count": k, **(details or {}), "margin": margin, "alpha": options.alpha}
-    if n == 0:
-        return CheckResult(
-            check=check,
-            column=column,
-            value=None,
-            reference_value=expected,
-            status="skipped",
-            reason=f"no values to measure {what} on",
-            n_reference=n_reference,
-            details=info,
-        )
-    rate = k / n
-    if p_value is not None:
-        p = p_value
-    elif reference_count is not None and n_reference > 0:
-        p = _fisher_sf(k, n, reference_count, n_reference)
-    else:
-        p = _binom_sf(k, n, expected)
-    excess = rate - expected
-    warn_margin = margin * options.warning_fraction
-    significant = p < options.alpha
-    status: Status
-    if significant and excess > margin:
-        status = "alert"
-    elif significant and margin > 0 and excess > warn_margin:
-        status = "warning"
-    else:
-        status = "ok"
-    share = f"{k} of {n} ({rate:.3g})"
-    if status == "ok" and k == 0:
-        reason = f"no {what}"
-    elif status == "ok" and not significant:
-        reason = f"{share} {what}: within sampling error of the reference's {expected:.3g}"
-    elif status == "ok":
-        reason = f"{share} {what}: {excess:.3g} above the reference, within the margin"
-    else:
-        level = margin if status == "alert" else warn_margin
-        reason = (
-            f"{share} {what}, {excess:.3g} above the reference's {expected:.3g} "
-            f"(margin {level:g}, p={p:.3g})"
-        )
-    return CheckResult(
-        check=check,
-        column=column,
-        value=rate,
-        reference_value=expected,
-        p_value=p,
-        threshold=expected + margin,
-        warning_threshold=expected + warn_margin if margin > 0 else None,
-        status=status,
-        reason=reason,
-        n=n,
-        n_reference=n_reference,
-        details=info,
-    )
 
 
 def fences(prof: NumericProfile, options: QualityOptions) -> tuple[float, float]:
@@ -436,7 +330,7 @@ def _constant(
     share = count / n
     ref_share = ref_count / n_ref if n_ref else 0.0
     cut = options.near_constant_share
-    p = _fisher_sf(count, n, ref_count, n_ref) if n_ref else _binom_sf(count, n, ref_share)
+    p = fisher_sf(count, n, ref_count, n_ref) if n_ref else binom_sf(count, n, ref_share)
     was_constant = not math.isnan(ref_top_share) and ref_top_share >= cut
     alert = share >= cut and not was_constant and p < options.alpha
     label = "constant" if count == n else "near-constant"
@@ -515,144 +409,3 @@ def _type_check(
             reason=f"wrong dtype: {dtype} values where the reference has {expected_family}",
         )
     return result
-
-
-def dataset_quality(
-    *,
-    n_rows: int,
-    expected_columns: Sequence[str],
-    present: Sequence[str],
-    unexpected: Sequence[str],
-    reference: DatasetReference | None,
-    hashes: np.ndarray[Any, Any] | None,
-    options: QualityOptions,
-) -> list[CheckResult]:
-    """The window-level checks: schema (missing and unexpected columns) and duplicate rows."""
-    missing = [c for c in expected_columns if c not in present]
-    out = [
-        _column_set(
-            "quality.missing_columns",
-            missing,
-            n_rows,
-            f"column(s) {', '.join(missing)} of the schema are missing",
-            "every schema column is present",
-        ),
-        _column_set(
-            "quality.unexpected_columns",
-            list(unexpected),
-            n_rows,
-            f"column(s) {', '.join(unexpected)} are not in the schema",
-            "no column outside the schema",
-        ),
-    ]
-    if reference is None or hashes is None:
-        absent = [] if reference is None else [c for c in reference.columns if c not in present]
-        out.append(
-            CheckResult(
-                check="quality.duplicate_rows",
-                column=None,
-                value=None,
-                status="skipped",
-                reason=(
-                    f"column(s) {', '.join(absent)} are missing, so rows cannot be compared"
-                    if absent
-                    else "the baseline has no row reference"
-                ),
-            )
-        )
-        return out
-    from watchkeeper.quality._rows import duplicate_count
-
-    k = duplicate_count(hashes)
-    expected = reference.expected_duplicates(n_rows)
-    from scipy.stats import poisson
-
-    p = 1.0 if k == 0 else (0.0 if expected <= 0 else float(poisson.sf(k - 1, expected)))
-    out.append(
-        rate_check(
-            "quality.duplicate_rows",
-            None,
-            k=k,
-            n=n_rows,
-            expected=expected / n_rows if n_rows else 0.0,
-            margin=options.margin("duplicate_rows"),
-            options=options,
-            what="rows that repeat an earlier row",
-            n_reference=reference.n_rows,
-            details={"columns": list(reference.columns), "expected_count": expected},
-            p_value=p,
-        )
-    )
-    return out
-
-
-def _column_set(check: str, columns: list[str], n_rows: int, bad: str, good: str) -> CheckResult:
-    """A schema check: alert when ``columns`` (missing or unexpected ones) is not empty."""
-    return CheckResult(
-        check=check,
-        column=None,
-        value=len(columns),
-        reference_value=0,
-        threshold=0,
-        status="alert" if columns else "ok",
-        reason=bad if columns else good,
-        n=n_rows,
-        details={"columns": columns},
-    )
-
-
-def empty_window(n_rows: int) -> CheckResult:
-    """``quality.empty_window``: an alert when the window has no rows."""
-    return CheckResult(
-        check="quality.empty_window",
-        column=None,
-        value=n_rows,
-        threshold=0,
-        status="alert" if n_rows == 0 else "ok",
-        reason="the window has no rows" if n_rows == 0 else f"{n_rows} rows",
-        n=n_rows,
-    )
-
-
-def correct_family(results: Sequence[CheckResult], options: QualityOptions) -> list[CheckResult]:
-    """Holm-correct the p-values of a window's quality checks and re-decide them.
-
-    A window asks a hundred quality questions (one per rate and column); each at ``alpha``
-    would make a false alarm likely on any clean window whose margins are easy to exceed (a
-    small window, a small segment). Holm keeps the chance of any false quality alarm per window
-    at ``alpha``. A check keeps its margin rule: it alerts when its corrected p-value is below
-    ``alpha`` and its value is beyond ``threshold`` (warns beyond ``warning_threshold``).
-    """
-    from dataclasses import replace
-
-    from watchkeeper.stats import correct
-
-    tested = [i for i, r in enumerate(results) if r.p_value is not None and r.status != "skipped"]
-    if len(tested) < 2:
-        return list(results)
-    raw = np.array([results[i].p_value for i in tested], dtype=np.float64)
-    adjusted = np.asarray(correct(raw, method="holm", alpha=options.alpha).p_values)
-    out = list(results)
-    m = len(tested)
-    for i, p in zip(tested, adjusted.tolist(), strict=True):
-        r = out[i]
-        details = {**r.details, "p_value_raw": r.p_value, "correction": "holm", "family": m}
-        status = r.status
-        # Only a status that significance decided can fall (a dtype warning, p = 1, stays).
-        if r.status in ("alert", "warning") and (r.p_value or 0.0) < options.alpha:
-            value = r.value if r.value is not None else 0.0
-            if p >= options.alpha:
-                status = "ok"
-            elif r.check == "quality.constant":
-                status = r.status
-            elif r.threshold is not None and value > r.threshold:
-                status = "alert"
-            elif r.warning_threshold is not None and value > r.warning_threshold:
-                status = "warning"
-            if _SEVERITY[status] > _SEVERITY[r.status]:
-                status = r.status  # a correction never raises a status
-        reason = r.reason
-        if status != r.status:
-            reason = f"{r.reason}; not significant after Holm over {m} quality tests (p={p:.3g})"
-        out[i] = replace(r, p_value=p, status=status, reason=reason, details=details)
-    return out
