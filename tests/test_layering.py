@@ -96,6 +96,22 @@ def test_import_watchkeeper_is_light() -> None:
     assert heavy & {m.split(".")[0] for m in loaded} == set()
 
 
+def test_detectors_load_numba_only_for_update_many() -> None:
+    loaded = _modules_after(
+        "from watchkeeper.detectors import ADWIN, DDM\n"
+        "d = DDM()\n"
+        "for x in [0, 1, 0, 0, 1]:\n"
+        "    d.update(x)"
+    )
+    assert "numba" not in {m.split(".")[0] for m in loaded}
+    assert "numba" in {
+        m.split(".")[0]
+        for m in _modules_after(
+            "from watchkeeper.detectors import DDM\nDDM().update_many([0, 1, 0])"
+        )
+    }
+
+
 def test_library_use_does_not_import_server_or_database() -> None:
     loaded = _modules_after(
         "import watchkeeper\n"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from watchkeeper._version import __version__
 
 if TYPE_CHECKING:
-    from watchkeeper import datasets, errors, performance, quality, stats
+    from watchkeeper import datasets, detectors, errors, performance, quality, stats
     from watchkeeper.baseline import Baseline
     from watchkeeper.clock import Clock, SimulatedClock, WallClock
     from watchkeeper.errors import WatchkeeperError
@@ -47,6 +47,7 @@ __all__ = [
     "__version__",
     "compare",
     "datasets",
+    "detectors",
     "errors",
     "performance",
     "quality",
@@ -67,7 +68,7 @@ _LAZY: dict[str, str] = {
     "WatchkeeperError": "watchkeeper.errors",
     "compare": "watchkeeper.monitor",
 }
-_SUBMODULES = ("datasets", "errors", "performance", "quality", "stats")
+_SUBMODULES = ("datasets", "detectors", "errors", "performance", "quality", "stats")
 
 
 def __getattr__(name: str) -> Any:
