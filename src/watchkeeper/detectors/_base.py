@@ -41,8 +41,7 @@ def as_stream(values: Any, *, binary: bool, owner: str) -> FloatArray:
     if binary and not np.isin(x, (0.0, 1.0)).all():
         bad = x[~np.isin(x, (0.0, 1.0))][0]
         raise InvalidInputError(
-            f"{owner} is a binary detector: values must be 1 (error) or 0 (correct). "
-            f"Got {bad!r}."
+            f"{owner} is a binary detector: values must be 1 (error) or 0 (correct). Got {bad!r}."
         )
     return x
 
