@@ -198,9 +198,14 @@ def test_to_dict_round_trip_mid_stream(cut: int, seed: int, det_seed: int | None
     back = KSWIN.from_dict(data)
     assert back.n_seen_ == det.n_seen_
     assert back.drift_detected == det.drift_detected
+    pending_reseed = det.drift_detected  # the next value restarts the sampler
     got, expected = back.update_many(x[cut:]), det.update_many(x[cut:])
-    if det_seed is None:  # each drift re-seeds from fresh entropy (as River): first one only
-        assert got[:1].tolist() == expected[:1].tolist()
+    if det_seed is None:
+        # Unseeded, each drift re-seeds from fresh entropy (as River): only the stretch up to
+        # the first drift after the cut is reproducible, and none of it when the cut falls
+        # right on a drift (the re-seed is then the very next step).
+        if not pending_reseed:
+            assert got[:1].tolist() == expected[:1].tolist()
     else:
         assert got.tolist() == expected.tolist()
         assert back.to_dict() == det.to_dict()
