@@ -14,7 +14,22 @@ code that expects a ``ValueError`` or ``LookupError`` keeps working::
     ├── UnknownMethodError (ValueError)       a method name that watchkeeper does not know
     ├── NotFittedError (RuntimeError)         learned state was used before ``fit``
     ├── SerializationError (ValueError)       a saved baseline or schema cannot be read back
-    └── DataFileError (OSError)               a CSV/Parquet file is missing or unreadable
+    ├── DataFileError (OSError)               a CSV/Parquet file is missing or unreadable
+    ├── ConfigError (ValueError)              watchkeeper.yaml or a WATCHKEEPER_* variable is bad
+    ├── ProjectNotFoundError (FileNotFoundError)  no watchkeeper project where one was looked for
+    ├── ProjectExistsError (FileExistsError)  ``init`` on a folder that already holds a project
+    ├── StoreError (RuntimeError)             the database cannot be used as needed
+    │   └── SchemaOutOfDateError              its schema is older (or newer) than this release's
+    ├── ArtifactError (OSError)               a stored artifact cannot be written or read
+    │   ├── ArtifactNotFoundError             no artifact with that sha256 in the store
+    │   └── ArtifactIntegrityError            an artifact's bytes no longer match its sha256
+    ├── ModelFormatError (ValueError)         a model cannot be saved or loaded in a known format
+    │   └── UntrustedModelError               loading it would run code nobody vouched for
+    └── RegistryError                         a registry operation cannot be done as asked
+        ├── InvalidNameError (ValueError)     a model, alias or tag name breaks the name pattern
+        ├── ModelNotFoundError (LookupError)  no registered model, version or alias by that name
+        ├── VersionStatusError (ValueError)   the version's status forbids the operation
+        └── RollbackError (ValueError)        there is nothing (or no such version) to roll back to
 
     WatchkeeperWarning (UserWarning)
     └── SmallSampleWarning                    a result rests on very few rows
@@ -23,17 +38,32 @@ code that expects a ``ValueError`` or ``LookupError`` keeps working::
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactError",
+    "ArtifactIntegrityError",
+    "ArtifactNotFoundError",
+    "ConfigError",
     "DataFileError",
     "EmptyInputError",
     "InvalidInputError",
+    "InvalidNameError",
     "InvalidParameterError",
     "MixedTypeColumnError",
+    "ModelFormatError",
+    "ModelNotFoundError",
     "NoCommonColumnsError",
     "NotFittedError",
+    "ProjectExistsError",
+    "ProjectNotFoundError",
+    "RegistryError",
+    "RollbackError",
     "SchemaError",
+    "SchemaOutOfDateError",
     "SerializationError",
     "SmallSampleWarning",
+    "StoreError",
     "UnknownMethodError",
+    "UntrustedModelError",
+    "VersionStatusError",
     "WatchkeeperError",
     "WatchkeeperWarning",
 ]
@@ -84,6 +114,77 @@ class SerializationError(WatchkeeperError, ValueError):
 
 class DataFileError(WatchkeeperError, OSError):
     """A data file is missing, unreadable, or of a format watchkeeper does not read."""
+
+
+class ConfigError(WatchkeeperError, ValueError):
+    """``watchkeeper.yaml`` or a ``WATCHKEEPER_*`` variable holds an unknown key or a bad value.
+
+    The message names the key's path (``database.url``) or the variable, and the expected form.
+    """
+
+
+class ProjectNotFoundError(WatchkeeperError, FileNotFoundError):
+    """No watchkeeper project (a folder with ``watchkeeper.yaml``) where one was looked for."""
+
+
+class ProjectExistsError(WatchkeeperError, FileExistsError):
+    """``watchkeeper init`` was pointed at a folder that already holds a project."""
+
+
+class StoreError(WatchkeeperError, RuntimeError):
+    """The project database cannot be reached or used as needed."""
+
+
+class SchemaOutOfDateError(StoreError):
+    """The database schema is not the one this release of watchkeeper needs.
+
+    The message names the database's revision, the one needed, and the command that upgrades
+    it (``watchkeeper db upgrade``).
+    """
+
+
+class ArtifactError(WatchkeeperError, OSError):
+    """A stored artifact (model file, baseline, data) cannot be written or read."""
+
+
+class ArtifactNotFoundError(ArtifactError):
+    """The artifact store holds no artifact with the requested sha256."""
+
+
+class ArtifactIntegrityError(ArtifactError):
+    """An artifact's bytes no longer match the sha256 it was recorded with; it is not loaded."""
+
+
+class ModelFormatError(WatchkeeperError, ValueError):
+    """A model cannot be saved or loaded in any format watchkeeper knows."""
+
+
+class UntrustedModelError(ModelFormatError):
+    """Loading (or saving) the model would need types or pickle code nobody vouched for.
+
+    The message lists the types, and says how to trust them (``trusted_types=``, or
+    ``trust=True`` / ``--trust-pickle`` for pickle files).
+    """
+
+
+class RegistryError(WatchkeeperError):
+    """A registry operation cannot be done as asked."""
+
+
+class InvalidNameError(RegistryError, ValueError):
+    """A model, alias or tag name does not match watchkeeper's name pattern."""
+
+
+class ModelNotFoundError(RegistryError, LookupError):
+    """No registered model, version or alias by the name given."""
+
+
+class VersionStatusError(RegistryError, ValueError):
+    """The version's status (``rejected``, ``archived``) forbids the operation asked for."""
+
+
+class RollbackError(RegistryError, ValueError):
+    """There is nothing to roll back to, or the version asked for never held the alias."""
 
 
 class WatchkeeperWarning(UserWarning):

@@ -1,0 +1,724 @@
+"""The registry's database side: models, versions, aliases and the append-only event history.
+
+Alias moves and their guarantees
+--------------------------------
+* Every move is one transaction that locks the registered model's row first (``SELECT ... FOR
+  UPDATE`` on PostgreSQL; on SQLite every write transaction holds the database's write lock),
+  so moves on one model are serialized by the database: racing deploys are all recorded, in the
+  order they committed, and the alias ends on the last of them.
+* Each move appends one ``alias_move`` event (who, when, from, to, reason, trigger) and points
+  the alias at it, in the same transaction. Events are never updated or deleted (the database
+  refuses to), so each move's ``from_version`` is the previous move's ``to_version``.
+* Rollback is a stack: a deploy pushes (its event's ``back_event_id`` is the move it covers),
+  a rollback pops (it returns the alias to the version of the move underneath, and inherits
+  that move's ``back_event_id``). So v1 -> v2 -> v3, rollback -> v2, rollback -> v1. The version
+  rolled back from becomes ``rejected``; automatic triggers (``policy``, ``guard``) never move
+  an alias onto a rejected version.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from watchkeeper.errors import (
+    InvalidParameterError,
+    ModelNotFoundError,
+    RollbackError,
+    StoreError,
+    VersionStatusError,
+)
+from watchkeeper.registry._names import check_alias, check_model_name, check_tags
+from watchkeeper.registry._records import (
+    Event,
+    InputSchema,
+    ModelVersion,
+    RegisteredModel,
+    as_utc,
+)
+from watchkeeper.store.tables import (
+    ALIAS_TRIGGERS,
+    VERSION_STATUSES,
+    aliases,
+    events,
+    model_tags,
+    model_versions,
+    registered_models,
+    version_tags,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from sqlalchemy.engine import Connection, Row
+
+    from watchkeeper.clock import Clock
+    from watchkeeper.store.database import Database
+
+__all__ = ["Registry"]
+
+T = TypeVar("T")
+_AUTOMATIC = ("policy", "guard")
+# Every column of model_versions a registration fills in (the rest the registry sets).
+VERSION_FIELDS = (
+    "flavour",
+    "artifact_sha256",
+    "artifact_uri",
+    "artifact_size",
+    "trusted_types",
+    "model_info",
+    "input_schema",
+    "data_schema",
+    "baseline_sha256",
+    "reference_sha256",
+    "validation_sha256",
+    "data_info",
+    "metrics",
+    "parent_version",
+    "source",
+)
+
+
+class Registry:
+    """Registered models, versions, aliases and events in one database.
+
+    Parameters
+    ----------
+    database
+        An open :class:`~watchkeeper.store.database.Database` at the head schema revision.
+    clock
+        Stamps every record.
+    actor
+        Who is acting, recorded on every event (e.g. ``alice@laptop``).
+    """
+
+    def __init__(self, database: Database, clock: Clock, actor: str) -> None:
+        self.database = database
+        self.clock = clock
+        self.actor = actor
+
+    # ------------------------------------------------------------------ writes
+    def add_version(
+        self,
+        name: str,
+        fields: Mapping[str, Any],
+        *,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        model_description: str | None = None,
+        model_tags_: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Record a new version (the next number) of ``name``, creating the model if new."""
+        check_model_name(name)
+        missing = set(VERSION_FIELDS) - set(fields)
+        if missing:  # pragma: no cover - internal contract with _register
+            raise InvalidParameterError(f"add_version is missing fields {sorted(missing)}.")
+        version_tags_ = check_tags(dict(tags or {}))
+        new_model_tags = check_tags(dict(model_tags_ or {}))
+
+        def attempt(conn: Connection) -> int:
+            now = self.clock.now()
+            model = self._lock_model(conn, name)
+            if model is None:
+                model_id = self._create_model(conn, name, model_description or "", now)
+            else:
+                model_id = model.id
+                if model_description is not None:
+                    conn.execute(
+                        update(registered_models)
+                        .where(registered_models.c.id == model_id)
+                        .values(description=model_description)
+                    )
+            self._put_tags(conn, model_tags, "model_id", model_id, new_model_tags)
+            number = (
+                conn.execute(
+                    select(func.coalesce(func.max(model_versions.c.version), 0)).where(
+                        model_versions.c.model_id == model_id
+                    )
+                ).scalar_one()
+                + 1
+            )
+            version_id = conn.execute(
+                insert(model_versions)
+                .values(
+                    model_id=model_id,
+                    version=number,
+                    status="ready",
+                    description=description,
+                    created_at=now,
+                    created_by=self.actor,
+                    **{k: fields[k] for k in VERSION_FIELDS},
+                )
+                .returning(model_versions.c.id)
+            ).scalar_one()
+            self._put_tags(conn, version_tags, "version_id", version_id, version_tags_)
+            self._event(
+                conn,
+                model_id,
+                "version_registered",
+                now,
+                version=number,
+                details={"artifact_sha256": fields["artifact_sha256"]},
+            )
+            return int(number)
+
+        number = self._retrying(attempt)
+        return self.get_version(name, number)
+
+    def deploy(
+        self,
+        name: str,
+        version: int,
+        *,
+        alias: str = "production",
+        reason: str = "",
+        trigger: str = "manual",
+    ) -> Event:
+        """Point ``alias`` at ``version`` (one recorded move); returns the move's event.
+
+        If the alias already points at that version nothing is recorded and the event that
+        put it there is returned.
+        """
+        check_model_name(name)
+        check_alias(alias)
+        _check_trigger(trigger, ("manual", "policy"))
+        version = _check_version_number(version)
+
+        def attempt(conn: Connection) -> int:
+            now = self.clock.now()
+            model_id = self._require_model(conn, name)
+            target = self._version_row(conn, model_id, name, version)
+            if target.status == "archived":
+                raise VersionStatusError(
+                    f"Version {version} of {name!r} is archived and cannot be deployed; set its "
+                    "status back to 'ready' first."
+                )
+            if target.status == "rejected" and trigger in _AUTOMATIC:
+                raise VersionStatusError(
+                    f"Version {version} of {name!r} was rejected (rolled back from); automatic "
+                    f"triggers ({trigger!r}) never redeploy it. Deploy it by hand if you mean to."
+                )
+            current = self._alias_row(conn, model_id, alias)
+            if current is not None and current.version_id == target.id:
+                return int(current.event_id)
+            event_id = self._event(
+                conn,
+                model_id,
+                "alias_move",
+                now,
+                version=version,
+                alias=alias,
+                from_version=None if current is None else self._number(conn, current.version_id),
+                to_version=version,
+                trigger=trigger,
+                reason=reason,
+                back_event_id=None if current is None else current.event_id,
+                details={"action": "deploy"},
+            )
+            self._set_alias(conn, model_id, alias, target.id, event_id, now, exists=current)
+            if target.status == "rejected":
+                self._status_change(
+                    conn, model_id, version, "rejected", "ready", now, f"deployed by hand: {reason}"
+                )
+            return event_id
+
+        return self._event_by_id(self._retrying(attempt))
+
+    def rollback(
+        self,
+        name: str,
+        *,
+        alias: str = "production",
+        to: int | None = None,
+        reason: str = "",
+        trigger: str = "rollback",
+    ) -> Event:
+        """Return ``alias`` to the version that held it before the current one (or to ``to``).
+
+        The version rolled back from becomes ``rejected``. Returns the move's event.
+        """
+        check_model_name(name)
+        check_alias(alias)
+        _check_trigger(trigger, ("rollback", "guard"))
+        if to is not None:
+            to = _check_version_number(to, "to")
+
+        def attempt(conn: Connection) -> int:
+            now = self.clock.now()
+            model_id = self._require_model(conn, name)
+            current = self._alias_row(conn, model_id, alias)
+            if current is None:
+                raise RollbackError(
+                    f"{name!r} has no alias {alias!r}, so there is nothing to roll back."
+                )
+            top = self._event_row(conn, current.event_id)
+            held = [] if top.to_version is None else [int(top.to_version)]
+            below = top.back_event_id
+            target = None
+            while below is not None:
+                row = self._event_row(conn, below)
+                if to is None or row.to_version == to:
+                    target = row
+                    break
+                held.append(int(row.to_version))
+                below = row.back_event_id
+            if target is None:
+                if to is None:
+                    raise RollbackError(
+                        f"Alias {alias!r} of {name!r} has had no version before version "
+                        f"{top.to_version}; there is nothing to roll back to."
+                    )
+                if to == top.to_version:
+                    raise RollbackError(f"Alias {alias!r} of {name!r} already points at {to}.")
+                raise RollbackError(
+                    f"Version {to} of {name!r} did not hold alias {alias!r} before version "
+                    f"{top.to_version} (the versions under it: "
+                    f"{', '.join(map(str, held[1:])) or 'none'}); use deploy to move it to any "
+                    "version."
+                )
+            to_version = int(target.to_version)
+            target_row = self._version_row(conn, model_id, name, to_version)
+            if target_row.status == "archived" or (
+                target_row.status == "rejected" and trigger in _AUTOMATIC
+            ):
+                raise VersionStatusError(
+                    f"Cannot roll {alias!r} of {name!r} back to version {to_version}: it is "
+                    f"{target_row.status}."
+                )
+            from_version = int(top.to_version)
+            event_id = self._event(
+                conn,
+                model_id,
+                "alias_move",
+                now,
+                version=to_version,
+                alias=alias,
+                from_version=from_version,
+                to_version=to_version,
+                trigger=trigger,
+                reason=reason,
+                back_event_id=target.back_event_id,
+                details={"action": "rollback", "restores_event": int(target.id)},
+            )
+            self._set_alias(conn, model_id, alias, target_row.id, event_id, now, exists=current)
+            rolled = self._version_row(conn, model_id, name, from_version)
+            if rolled.status == "ready":
+                self._status_change(
+                    conn,
+                    model_id,
+                    from_version,
+                    "ready",
+                    "rejected",
+                    now,
+                    f"rolled back from on alias {alias!r}" + (f": {reason}" if reason else ""),
+                )
+            return event_id
+
+        return self._event_by_id(self._retrying(attempt))
+
+    def set_status(self, name: str, version: int, status: str, *, reason: str = "") -> Event | None:
+        """Set a version's status (``ready``, ``rejected``, ``archived``); records the change.
+
+        Archiving a version an alias points at is refused. Returns None if nothing changed.
+        """
+        check_model_name(name)
+        version = _check_version_number(version)
+        if status not in VERSION_STATUSES:
+            raise InvalidParameterError(
+                f"status must be one of {', '.join(VERSION_STATUSES)}. Got {status!r} instead."
+            )
+
+        def attempt(conn: Connection) -> int | None:
+            model_id = self._require_model(conn, name)
+            row = self._version_row(conn, model_id, name, version)
+            if row.status == status:
+                return None
+            if status == "archived":
+                held = conn.execute(
+                    select(aliases.c.name).where(aliases.c.version_id == row.id)
+                ).scalars()
+                held_by = sorted(held)
+                if held_by:
+                    raise VersionStatusError(
+                        f"Version {version} of {name!r} is in use by alias(es) "
+                        f"{', '.join(held_by)}; move them before archiving it."
+                    )
+            return self._status_change(
+                conn, model_id, version, row.status, status, self.clock.now(), reason
+            )
+
+        event_id = self._retrying(attempt)
+        return None if event_id is None else self._event_by_id(event_id)
+
+    # ------------------------------------------------------------------ reads
+    def models(self) -> list[RegisteredModel]:
+        """Every registered model, by name."""
+        with self.database.read() as conn:
+            rows = conn.execute(select(registered_models).order_by(registered_models.c.name))
+            return [self._model_record(conn, row) for row in rows.all()]
+
+    def get_model(self, name: str) -> RegisteredModel:
+        check_model_name(name)
+        with self.database.read() as conn:
+            row = conn.execute(
+                select(registered_models).where(registered_models.c.name == name)
+            ).first()
+            if row is None:
+                raise self._no_model(conn, name)
+            return self._model_record(conn, row)
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        check_model_name(name)
+        version = _check_version_number(version)
+        with self.database.read() as conn:
+            model_id = self._require_model(conn, name)
+            return self._version_record(
+                conn, name, self._version_row(conn, model_id, name, version)
+            )
+
+    def resolve_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version ``alias`` points at."""
+        check_model_name(name)
+        check_alias(alias)
+        with self.database.read() as conn:
+            model_id = self._require_model(conn, name)
+            row = self._alias_row(conn, model_id, alias)
+            if row is None:
+                known = sorted(
+                    conn.execute(
+                        select(aliases.c.name).where(aliases.c.model_id == model_id)
+                    ).scalars()
+                )
+                raise ModelNotFoundError(
+                    f"{name!r} has no alias {alias!r} (its aliases: {', '.join(known) or 'none'})."
+                    " Deploy a version to it first."
+                )
+            version = conn.execute(
+                select(model_versions).where(model_versions.c.id == row.version_id)
+            ).one()
+            return self._version_record(conn, name, version)
+
+    def latest_version(self, name: str) -> ModelVersion:
+        model = self.get_model(name)
+        if model.latest_version is None:
+            raise ModelNotFoundError(f"{name!r} has no versions.")
+        return self.get_version(name, model.latest_version)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first."""
+        check_model_name(name)
+        with self.database.read() as conn:
+            model_id = self._require_model(conn, name)
+            rows = conn.execute(
+                select(model_versions)
+                .where(model_versions.c.model_id == model_id)
+                .order_by(model_versions.c.version)
+            ).all()
+            return [self._version_record(conn, name, row) for row in rows]
+
+    def history(
+        self, name: str, *, kinds: tuple[str, ...] | None = None, limit: int | None = None
+    ) -> list[Event]:
+        """``name``'s events, oldest first (the newest ``limit`` of them if given)."""
+        check_model_name(name)
+        with self.database.read() as conn:
+            model_id = self._require_model(conn, name)
+            query = select(events).where(events.c.model_id == model_id)
+            if kinds:
+                query = query.where(events.c.kind.in_(kinds))
+            if limit is not None:
+                query = query.order_by(events.c.id.desc()).limit(limit)
+                rows = list(reversed(conn.execute(query).all()))
+            else:
+                rows = list(conn.execute(query.order_by(events.c.id)).all())
+            return [_event_record(name, row) for row in rows]
+
+    # ------------------------------------------------------------------ helpers
+    def _retrying(self, attempt: Callable[[Connection], T]) -> T:
+        """Run ``attempt`` in a write transaction; once more if a racing writer created the
+        same model first (the unique name makes the loser fail cleanly)."""
+        for tries in range(3):
+            try:
+                with self.database.write() as conn:
+                    return attempt(conn)
+            except IntegrityError as exc:
+                if tries == 2 or "registered_models" not in str(exc.orig):
+                    raise StoreError(
+                        f"The registry could not record the change: {exc.orig}"
+                    ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _lock_model(self, conn: Connection, name: str) -> Row[Any] | None:
+        return conn.execute(
+            select(registered_models).where(registered_models.c.name == name).with_for_update()
+        ).first()
+
+    def _require_model(self, conn: Connection, name: str) -> int:
+        row = (
+            self._lock_model(conn, name)
+            if _in_write(conn)
+            else conn.execute(
+                select(registered_models.c.id).where(registered_models.c.name == name)
+            ).first()
+        )
+        if row is None:
+            raise self._no_model(conn, name)
+        return int(row.id)
+
+    def _no_model(self, conn: Connection, name: str) -> ModelNotFoundError:
+        names = sorted(conn.execute(select(registered_models.c.name)).scalars())
+        listed = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+        return ModelNotFoundError(
+            f"No registered model named {name!r} (registered: {listed or 'none'})."
+        )
+
+    def _create_model(self, conn: Connection, name: str, description: str, now: Any) -> int:
+        model_id = conn.execute(
+            insert(registered_models)
+            .values(name=name, description=description, created_at=now, created_by=self.actor)
+            .returning(registered_models.c.id)
+        ).scalar_one()
+        self._event(conn, int(model_id), "model_created", now)
+        return int(model_id)
+
+    def _put_tags(
+        self, conn: Connection, table: Any, key_column: str, owner: int, tags: Mapping[str, str]
+    ) -> None:
+        for key, value in tags.items():
+            where = (table.c[key_column] == owner) & (table.c.key == key)
+            if conn.execute(select(table.c.key).where(where)).first() is None:
+                conn.execute(insert(table).values({key_column: owner, "key": key, "value": value}))
+            else:
+                conn.execute(update(table).where(where).values(value=value))
+
+    def _version_row(self, conn: Connection, model_id: int, name: str, version: int) -> Row[Any]:
+        row = conn.execute(
+            select(model_versions).where(
+                (model_versions.c.model_id == model_id) & (model_versions.c.version == version)
+            )
+        ).first()
+        if row is None:
+            latest = conn.execute(
+                select(func.max(model_versions.c.version)).where(
+                    model_versions.c.model_id == model_id
+                )
+            ).scalar_one()
+            have = "it has no versions" if latest is None else f"its versions are 1 to {latest}"
+            raise ModelNotFoundError(f"{name!r} has no version {version} ({have}).")
+        return row
+
+    def _number(self, conn: Connection, version_id: int) -> int:
+        return int(
+            conn.execute(
+                select(model_versions.c.version).where(model_versions.c.id == version_id)
+            ).scalar_one()
+        )
+
+    def _alias_row(self, conn: Connection, model_id: int, alias: str) -> Row[Any] | None:
+        return conn.execute(
+            select(aliases).where((aliases.c.model_id == model_id) & (aliases.c.name == alias))
+        ).first()
+
+    def _set_alias(
+        self,
+        conn: Connection,
+        model_id: int,
+        alias: str,
+        version_id: int,
+        event_id: int,
+        now: Any,
+        *,
+        exists: Row[Any] | None,
+    ) -> None:
+        values = {"version_id": version_id, "event_id": event_id, "updated_at": now}
+        if exists is None:
+            conn.execute(insert(aliases).values(model_id=model_id, name=alias, **values))
+        else:
+            conn.execute(
+                update(aliases)
+                .where((aliases.c.model_id == model_id) & (aliases.c.name == alias))
+                .values(**values)
+            )
+
+    def _event(
+        self,
+        conn: Connection,
+        model_id: int,
+        kind: str,
+        now: Any,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        from_version: int | None = None,
+        to_version: int | None = None,
+        trigger: str | None = None,
+        reason: str = "",
+        back_event_id: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
+        return int(
+            conn.execute(
+                insert(events)
+                .values(
+                    model_id=model_id,
+                    kind=kind,
+                    version=version,
+                    alias=alias,
+                    from_version=from_version,
+                    to_version=to_version,
+                    trigger=trigger,
+                    reason=reason,
+                    actor=self.actor,
+                    created_at=now,
+                    back_event_id=back_event_id,
+                    details=dict(details or {}),
+                )
+                .returning(events.c.id)
+            ).scalar_one()
+        )
+
+    def _status_change(
+        self,
+        conn: Connection,
+        model_id: int,
+        version: int,
+        old: str,
+        new: str,
+        now: Any,
+        reason: str,
+    ) -> int:
+        conn.execute(
+            update(model_versions)
+            .where((model_versions.c.model_id == model_id) & (model_versions.c.version == version))
+            .values(status=new)
+        )
+        return self._event(
+            conn,
+            model_id,
+            "status_change",
+            now,
+            version=version,
+            reason=reason,
+            details={"from": old, "to": new},
+        )
+
+    def _event_row(self, conn: Connection, event_id: int) -> Row[Any]:
+        return conn.execute(select(events).where(events.c.id == event_id)).one()
+
+    def _event_by_id(self, event_id: int) -> Event:
+        with self.database.read() as conn:
+            row = conn.execute(
+                select(events, registered_models.c.name.label("model_name"))
+                .join(registered_models, registered_models.c.id == events.c.model_id)
+                .where(events.c.id == event_id)
+            ).one()
+        return _event_record(row.model_name, row)
+
+    def _model_record(self, conn: Connection, row: Row[Any]) -> RegisteredModel:
+        tags = dict(
+            conn.execute(
+                select(model_tags.c.key, model_tags.c.value).where(model_tags.c.model_id == row.id)
+            )
+            .tuples()
+            .all()
+        )
+        latest = conn.execute(
+            select(func.max(model_versions.c.version)).where(model_versions.c.model_id == row.id)
+        ).scalar_one()
+        alias_rows = (
+            conn.execute(
+                select(aliases.c.name, model_versions.c.version)
+                .join(model_versions, model_versions.c.id == aliases.c.version_id)
+                .where(aliases.c.model_id == row.id)
+                .order_by(aliases.c.name)
+            )
+            .tuples()
+            .all()
+        )
+        return RegisteredModel(
+            name=row.name,
+            description=row.description,
+            tags=tags,
+            created_at=as_utc(row.created_at),
+            created_by=row.created_by,
+            latest_version=None if latest is None else int(latest),
+            aliases={a: int(v) for a, v in alias_rows},
+        )
+
+    def _version_record(self, conn: Connection, name: str, row: Row[Any]) -> ModelVersion:
+        tags = dict(
+            conn.execute(
+                select(version_tags.c.key, version_tags.c.value).where(
+                    version_tags.c.version_id == row.id
+                )
+            )
+            .tuples()
+            .all()
+        )
+        held = sorted(
+            conn.execute(select(aliases.c.name).where(aliases.c.version_id == row.id)).scalars()
+        )
+        return ModelVersion(
+            name=name,
+            version=int(row.version),
+            status=row.status,
+            description=row.description,
+            flavour=row.flavour,
+            artifact_sha256=row.artifact_sha256,
+            artifact_uri=row.artifact_uri,
+            artifact_size=int(row.artifact_size),
+            trusted_types=tuple(row.trusted_types),
+            model_info=dict(row.model_info),
+            input_schema=InputSchema.from_dict(row.input_schema),
+            data_schema=row.data_schema,
+            baseline_sha256=row.baseline_sha256,
+            reference_sha256=row.reference_sha256,
+            validation_sha256=row.validation_sha256,
+            data_info=dict(row.data_info),
+            metrics=dict(row.metrics),
+            parent_version=row.parent_version,
+            source=dict(row.source),
+            tags=tags,
+            created_at=as_utc(row.created_at),
+            created_by=row.created_by,
+            aliases=tuple(held),
+        )
+
+
+def _event_record(name: str, row: Row[Any]) -> Event:
+    return Event(
+        id=int(row.id),
+        model=name,
+        kind=row.kind,
+        version=row.version,
+        alias=row.alias,
+        from_version=row.from_version,
+        to_version=row.to_version,
+        trigger=row.trigger,
+        reason=row.reason,
+        actor=row.actor,
+        created_at=as_utc(row.created_at),
+        details=dict(row.details),
+    )
+
+
+def _in_write(conn: Connection) -> bool:
+    return bool(conn.get_execution_options().get("watchkeeper_write", False))
+
+
+def _check_trigger(trigger: str, allowed: tuple[str, ...]) -> None:
+    if trigger not in allowed:
+        raise InvalidParameterError(
+            f"trigger must be one of {', '.join(allowed)} here (alias moves know "
+            f"{', '.join(ALIAS_TRIGGERS)}). Got {trigger!r} instead."
+        )
+
+
+def _check_version_number(version: object, what: str = "version") -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidParameterError(
+            f"{what} must be a version number (an integer from 1). Got {version!r} instead."
+        )
+    return version

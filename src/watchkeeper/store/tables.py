@@ -1,0 +1,176 @@
+"""The project database's tables, as SQLAlchemy Core.
+
+These definitions describe the schema at the newest migration; the schema itself is created
+and changed only by the Alembic migrations in ``watchkeeper/store/migrations`` (a test checks
+that the two agree). Every timestamp is stored in UTC.
+
+==================== ==========================================================================
+table                purpose
+==================== ==========================================================================
+registered_models    one row per model name: description, who created it and when
+model_tags           key/value tags of a registered model
+model_versions       one row per version: artifact (sha256, URI, flavour), served input schema,
+                     baseline and data artifacts, validation metrics, lineage, status
+version_tags         key/value tags of a version
+aliases              which version each alias (``production``, ``challenger``...) points at, and
+                     the event that put it there
+events               the append-only audit history: registrations, alias moves (deploy and
+                     rollback, with from, to, trigger, reason, who), status changes; the
+                     database refuses UPDATE and DELETE on it
+==================== ==========================================================================
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "ALIAS_TRIGGERS",
+    "EVENT_KINDS",
+    "VERSION_STATUSES",
+    "aliases",
+    "events",
+    "metadata",
+    "model_tags",
+    "model_versions",
+    "registered_models",
+    "version_tags",
+]
+
+VERSION_STATUSES = ("ready", "rejected", "archived")
+ALIAS_TRIGGERS = ("manual", "policy", "rollback", "guard")
+EVENT_KINDS = ("model_created", "version_registered", "alias_move", "status_change")
+
+# Names follow one convention so that migrations (and their downgrades) can address them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite gives autoincrement only to INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit id.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+_When = DateTime(timezone=True)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", _When, nullable=False),
+    Column("created_by", String(256), nullable=False),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column(
+        "model_id",
+        _Id,
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("model_id", _Id, ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    # The model artifact.
+    Column("flavour", String(32), nullable=False),
+    Column("artifact_sha256", String(64), nullable=False),
+    Column("artifact_uri", Text, nullable=False),
+    Column("artifact_size", BigInteger, nullable=False),
+    Column("trusted_types", JSON, nullable=False),
+    Column("model_info", JSON, nullable=False),
+    # What the model is served with and monitored against.
+    Column("input_schema", JSON, nullable=False),
+    Column("data_schema", JSON, nullable=True),
+    Column("baseline_sha256", String(64), nullable=True),
+    Column("reference_sha256", String(64), nullable=True),
+    Column("validation_sha256", String(64), nullable=True),
+    Column("data_info", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    # Lineage.
+    Column("parent_version", Integer, nullable=True),
+    Column("source", JSON, nullable=False),
+    Column("created_at", _When, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    UniqueConstraint("model_id", "version"),
+    CheckConstraint("version >= 1", name="version_positive"),
+    CheckConstraint(
+        "status IN ('ready', 'rejected', 'archived')",
+        name="status_known",
+    ),
+)
+
+version_tags = Table(
+    "version_tags",
+    metadata,
+    Column(
+        "version_id",
+        _Id,
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("model_id", _Id, ForeignKey("registered_models.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("alias", String(64), nullable=True),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("trigger", String(16), nullable=True),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("actor", String(256), nullable=False),
+    Column("created_at", _When, nullable=False),
+    # For an alias move: the move whose state lies under this one on the alias's stack, so a
+    # rollback returns to it (see watchkeeper.registry).
+    Column("back_event_id", _Id, ForeignKey("events.id"), nullable=True),
+    Column("details", JSON, nullable=False),
+    Index(None, "model_id", "id"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", _Id, ForeignKey("registered_models.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("version_id", _Id, ForeignKey("model_versions.id"), nullable=False),
+    Column("event_id", _Id, nullable=False),
+    Column("updated_at", _When, nullable=False),
+    ForeignKeyConstraint(["event_id"], ["events.id"], name="fk_aliases_event_id_events"),
+)
