@@ -14,6 +14,7 @@ EXPECTED = {
     "ChunkedReport",
     "Clock",
     "ColumnSpec",
+    "Project",
     "Report",
     "Schema",
     "SimulatedClock",
@@ -58,6 +59,9 @@ def test_unknown_attribute_raises_attribute_error() -> None:
         "watchkeeper.datasets",
         "watchkeeper.errors",
         "watchkeeper.clock",
+        "watchkeeper.config",
+        "watchkeeper.registry",
+        "watchkeeper.store.artifacts",
     ],
 )
 def test_subpackage_all_names_exist(module: str) -> None:
@@ -73,6 +77,10 @@ def test_error_tree_refines_builtins() -> None:
     assert issubclass(errors.NoCommonColumnsError, errors.InvalidInputError)
     assert issubclass(errors.DataFileError, OSError)
     assert issubclass(errors.NotFittedError, RuntimeError)
+    assert issubclass(errors.ModelNotFoundError, LookupError)
+    assert issubclass(errors.ArtifactIntegrityError, OSError)
+    assert issubclass(errors.SchemaOutOfDateError, errors.StoreError)
+    assert issubclass(errors.ProjectNotFoundError, FileNotFoundError)
     for name in errors.__all__:
         cls = getattr(errors, name)
         assert issubclass(cls, errors.WatchkeeperError | errors.WatchkeeperWarning), name

@@ -30,7 +30,7 @@ CORE = (
     "_validate",
     "datasets",
 )
-OUTER = ("store", "registry", "ops", "server", "cli", "report", "integrations")
+OUTER = ("config", "store", "registry", "ops", "server", "cli", "report", "integrations")
 FORBIDDEN_THIRD_PARTY = (
     "fastapi",
     "uvicorn",
@@ -121,3 +121,36 @@ def test_library_use_does_not_import_server_or_database() -> None:
     roots = {m.split(".")[0] for m in loaded}
     assert {"fastapi", "uvicorn", "sqlalchemy", "typer"} & roots == set()
     assert not any(m.startswith(("watchkeeper.cli", "watchkeeper.server")) for m in loaded)
+
+
+# Below the core, each layer of DESIGN.md's table imports only the layers above it.
+_LOWER = {
+    "config": ("store", "registry", "ops", "server", "cli", "report", "integrations"),
+    "store": ("registry", "ops", "server", "cli", "report", "integrations"),
+    "registry": ("ops", "server", "cli", "report", "integrations"),
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "layer"),
+    [(p, layer) for layer in _LOWER for p in sorted((SRC / layer).rglob("*.py"))],
+    ids=lambda v: str(v.relative_to(SRC)) if isinstance(v, Path) else v,
+)
+def test_persistence_layers_import_only_upward(path: Path, layer: str) -> None:
+    below = _LOWER[layer]
+    bad = [
+        m
+        for m in _imports(path)
+        if any(m == f"watchkeeper.{o}" or m.startswith(f"watchkeeper.{o}.") for o in below)
+    ]
+    assert bad == [], f"{path.relative_to(SRC)} imports {bad}"
+
+
+def test_opening_a_project_does_not_import_the_server() -> None:
+    loaded = _modules_after(
+        "import tempfile, watchkeeper\n"
+        "watchkeeper.Project.init(tempfile.mkdtemp()).models()"
+    )
+    roots = {m.split(".")[0] for m in loaded}
+    assert {"fastapi", "uvicorn", "typer"} & roots == set()
+    assert "sqlalchemy" in roots

@@ -11,9 +11,15 @@ or, fitting the reference once and comparing many windows::
     baseline = watchkeeper.Baseline.fit(reference_df, target="churned")
     report = baseline.compare(window_df)
 
+The operational side starts with a project and its model registry::
+
+    project = watchkeeper.Project.init("churn-project")
+    version = project.register("churn", model, reference=train_df, target="churned")
+    project.deploy("churn", version.version)
+
 ``import watchkeeper`` is cheap: the public names below are loaded on first use, so the
 command line starts fast and nothing heavy (pandas, scipy, scikit-learn) is imported until a
-comparison needs it.
+comparison needs it (nor SQLAlchemy until a project is opened).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     from watchkeeper.clock import Clock, SimulatedClock, WallClock
     from watchkeeper.errors import WatchkeeperError
     from watchkeeper.monitor import ChunkedReport, Report, Summary, compare
+    from watchkeeper.registry import Project
     from watchkeeper.results import CheckResult
     from watchkeeper.schema import ColumnSpec, Schema
 
@@ -38,6 +45,7 @@ __all__ = [
     "ChunkedReport",
     "Clock",
     "ColumnSpec",
+    "Project",
     "Report",
     "Schema",
     "SimulatedClock",
@@ -60,6 +68,7 @@ _LAZY: dict[str, str] = {
     "ChunkedReport": "watchkeeper.monitor",
     "Clock": "watchkeeper.clock",
     "ColumnSpec": "watchkeeper.schema",
+    "Project": "watchkeeper.registry",
     "Report": "watchkeeper.monitor",
     "Schema": "watchkeeper.schema",
     "SimulatedClock": "watchkeeper.clock",

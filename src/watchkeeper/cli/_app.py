@@ -11,6 +11,8 @@ from watchkeeper._version import __version__
 from watchkeeper.cli._baseline import baseline_app
 from watchkeeper.cli._output import FailOn, OutputFormat, emit, fail, failed
 from watchkeeper.cli._params import PredictionOpt, ProbaOpt, SchemaOpt, TargetOpt
+from watchkeeper.cli._project_cmds import db_app, init
+from watchkeeper.cli._registry import deploy, history, models_app, register, rollback
 from watchkeeper.errors import InvalidParameterError, WatchkeeperError
 
 if TYPE_CHECKING:
@@ -315,6 +317,16 @@ def demo(
         run_demo(rows=rows, seed=seed)
     except WatchkeeperError as exc:
         raise fail(str(exc)) from None
+
+
+# The project and its model registry.
+app.command()(init)
+app.command()(register)
+app.command()(deploy)
+app.command()(rollback)
+app.command()(history)
+app.add_typer(models_app)
+app.add_typer(db_app)
 
 
 def main() -> None:

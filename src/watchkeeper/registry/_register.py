@@ -313,7 +313,9 @@ def _with_outputs(
     unless the caller named a prediction column the data already has."""
     if outputs.prediction is not None and outputs.prediction in frame.columns:
         return frame, outputs
-    X = frame[list(names)]
+    X: Any = frame[list(names)]
+    if info.get("feature_names") is None:
+        X = X.to_numpy()  # fitted on an array: scikit-learn warns when given named columns
     added: dict[str, Any] = {}
     prediction = outputs.prediction or _free_name(PREDICTION_COLUMN, frame)
     added[prediction] = np.asarray(model.predict(X))

@@ -617,26 +617,21 @@ class Registry:
         return _event_record(row.model_name, row)
 
     def _model_record(self, conn: Connection, row: Row[Any]) -> RegisteredModel:
-        tags = dict(
-            conn.execute(
+        tags = {
+            key: value
+            for key, value in conn.execute(
                 select(model_tags.c.key, model_tags.c.value).where(model_tags.c.model_id == row.id)
-            )
-            .tuples()
-            .all()
-        )
+            ).all()
+        }
         latest = conn.execute(
             select(func.max(model_versions.c.version)).where(model_versions.c.model_id == row.id)
         ).scalar_one()
-        alias_rows = (
-            conn.execute(
-                select(aliases.c.name, model_versions.c.version)
-                .join(model_versions, model_versions.c.id == aliases.c.version_id)
-                .where(aliases.c.model_id == row.id)
-                .order_by(aliases.c.name)
-            )
-            .tuples()
-            .all()
-        )
+        alias_rows = conn.execute(
+            select(aliases.c.name, model_versions.c.version)
+            .join(model_versions, model_versions.c.id == aliases.c.version_id)
+            .where(aliases.c.model_id == row.id)
+            .order_by(aliases.c.name)
+        ).all()
         return RegisteredModel(
             name=row.name,
             description=row.description,
@@ -648,15 +643,14 @@ class Registry:
         )
 
     def _version_record(self, conn: Connection, name: str, row: Row[Any]) -> ModelVersion:
-        tags = dict(
-            conn.execute(
+        tags = {
+            key: value
+            for key, value in conn.execute(
                 select(version_tags.c.key, version_tags.c.value).where(
                     version_tags.c.version_id == row.id
                 )
-            )
-            .tuples()
-            .all()
-        )
+            ).all()
+        }
         held = sorted(
             conn.execute(select(aliases.c.name).where(aliases.c.version_id == row.id)).scalars()
         )
