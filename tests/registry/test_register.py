@@ -223,7 +223,8 @@ def test_artifacts_are_content_addressed(
     assert v1.artifact_sha256 == v2.artifact_sha256 != v3.artifact_sha256
     assert v1.reference_sha256 == v2.reference_sha256 == v3.reference_sha256
     assert re.fullmatch(r"[0-9a-f]{64}", v1.artifact_sha256)
-    assert v1.artifact_uri.startswith("file://") and v1.artifact_uri.endswith(v1.artifact_sha256)
+    assert v1.artifact_uri.startswith("file://")
+    assert v1.artifact_uri.endswith(v1.artifact_sha256)
     assert v1.flavour == "sklearn-skops"
     assert v1.artifact_size > 0
 
@@ -317,7 +318,7 @@ def test_a_model_without_feature_names_needs_them_declared(
     columns = ["tenure_months", "monthly_charges", "support_calls"]
     model = LogisticRegression().fit(ref[columns].fillna(0).to_numpy(), ref["churned"])
     with pytest.raises(InvalidParameterError, match="no feature_names_in_"):
-        project.register("plain", model, reference=ref.fillna({c: 0 for c in columns}))
+        project.register("plain", model, reference=ref.fillna(dict.fromkeys(columns, 0)))
     version = project.register(
         "plain",
         model,

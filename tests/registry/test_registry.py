@@ -223,9 +223,9 @@ def test_get_by_uri_number_alias_and_latest(three: Project) -> None:
     assert three.get("models:/churn@challenger").version == 2
     with pytest.raises(ModelNotFoundError, match=r"has no version 9 \(its versions are 1 to 3\)"):
         three.get("churn", 9)
-    with pytest.raises(ModelNotFoundError, match="has no alias 'production'.*challenger"):
+    with pytest.raises(ModelNotFoundError, match=r"has no alias 'production'.*challenger"):
         three.get("models:/churn@production")
-    with pytest.raises(ModelNotFoundError, match="No registered model named 'fraud'.*churn"):
+    with pytest.raises(ModelNotFoundError, match=r"No registered model named 'fraud'.*churn"):
         three.get("fraud")
 
 

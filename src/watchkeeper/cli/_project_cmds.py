@@ -36,6 +36,7 @@ __all__ = [
     "db_app",
     "echo_json",
     "init",
+    "new_table",
     "one_line_errors",
     "open_project",
     "print_table",
@@ -95,6 +96,23 @@ def print_table(table: Table) -> None:
     buffer = io.StringIO()
     Console(file=buffer, width=PIPE_WIDTH, **options).print(table)
     typer.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()))
+
+
+def new_table(*columns: str, wrap: tuple[str, ...] = ()) -> Table:
+    """A plain table. On a narrow terminal the ``wrap`` columns (free text) wrap, keeping at
+    least a word's width, and timestamps break between date and time; the rest keep one line."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
+    for column in columns:
+        if column in wrap:
+            table.add_column(column, overflow="fold", min_width=12)
+        elif column.startswith(("when", "created (")):
+            table.add_column(column, min_width=10)
+        else:
+            table.add_column(column, no_wrap=True)
+    return table
 
 
 def echo_json(doc: Any) -> None:

@@ -19,6 +19,7 @@ from watchkeeper.cli._project_cmds import (
     ProjectOpt,
     ReadFormat,
     echo_json,
+    new_table,
     one_line_errors,
     open_project,
     print_table,
@@ -234,29 +235,12 @@ def rollback(
 
 
 # ---------------------------------------------------------------------- reads
-def _table(*columns: str, wrap: tuple[str, ...] = ()) -> Table:
-    """A plain table. On a narrow terminal the ``wrap`` columns (free text) wrap, keeping at
-    least a word's width, and timestamps break between date and time; the rest keep one line."""
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
-    for column in columns:
-        if column in wrap:
-            table.add_column(column, overflow="fold", min_width=12)
-        elif column.startswith(("when", "created (")):
-            table.add_column(column, min_width=10)
-        else:
-            table.add_column(column, no_wrap=True)
-    return table
-
-
 def _aliases_text(aliases: dict[str, int]) -> str:
     return ", ".join(f"{a}={v}" for a, v in sorted(aliases.items())) or "-"
 
 
 def _versions_table(versions: list[ModelVersion]) -> Table:
-    table = _table(
+    table = new_table(
         "version",
         "status",
         "aliases",
@@ -299,7 +283,7 @@ def models_list(project: ProjectOpt = None, output_format: FormatOpt = ReadForma
     if not found:
         typer.echo("No registered models yet; add one with `watchkeeper register NAME MODEL`.")
         return
-    table = _table(
+    table = new_table(
         "name",
         "latest",
         "aliases",
@@ -389,7 +373,7 @@ def history(
     if output_format is ReadFormat.json:
         echo_json([e.to_dict() for e in events])
         return
-    table = _table(
+    table = new_table(
         "id",
         "when (UTC)",
         "kind",

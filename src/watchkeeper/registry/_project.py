@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import re
@@ -219,18 +220,28 @@ class Project:
                 f"{path} already holds a watchkeeper project ({CONFIG_FILE}); use it, or pick "
                 "another folder."
             )
+        created = [p for p in (path, *path.parents) if not p.exists()]
         path.mkdir(parents=True, exist_ok=True)
         written = write_initial_config(path, database_url=database_url)
         try:
             config = load_config(path, environ={})
-            resolve_artifacts_root(config, path).mkdir(parents=True, exist_ok=True)
+            artifacts = resolve_artifacts_root(config, path)
+            created += [p for p in (artifacts, *artifacts.parents) if not p.exists()]
+            artifacts.mkdir(parents=True, exist_ok=True)
             database = Database(resolve_database_url(config, path))
             try:
                 database.upgrade()
             finally:
                 database.dispose()
         except BaseException:
+            # Leave the folder as it was: remove what init made (a SQLite file it created too).
             written.unlink(missing_ok=True)
+            for made in sorted(created, key=lambda p: len(p.parts), reverse=True):
+                if made.is_dir():
+                    for leftover in made.glob("watchkeeper.db*"):
+                        leftover.unlink()
+                    with contextlib.suppress(OSError):
+                        made.rmdir()
             raise
         return cls(path, **kwargs)
 

@@ -617,12 +617,11 @@ class Registry:
         return _event_record(row.model_name, row)
 
     def _model_record(self, conn: Connection, row: Row[Any]) -> RegisteredModel:
-        tags = {
-            key: value
-            for key, value in conn.execute(
+        tags = dict(
+            conn.execute(
                 select(model_tags.c.key, model_tags.c.value).where(model_tags.c.model_id == row.id)
             ).all()
-        }
+        )
         latest = conn.execute(
             select(func.max(model_versions.c.version)).where(model_versions.c.model_id == row.id)
         ).scalar_one()
@@ -643,14 +642,13 @@ class Registry:
         )
 
     def _version_record(self, conn: Connection, name: str, row: Row[Any]) -> ModelVersion:
-        tags = {
-            key: value
-            for key, value in conn.execute(
+        tags = dict(
+            conn.execute(
                 select(version_tags.c.key, version_tags.c.value).where(
                     version_tags.c.version_id == row.id
                 )
             ).all()
-        }
+        )
         held = sorted(
             conn.execute(select(aliases.c.name).where(aliases.c.version_id == row.id)).scalars()
         )

@@ -133,11 +133,17 @@ class Database:
         try:
             yield
         except OperationalError as exc:
-            raise StoreError(
-                f"Database {redact_url(self.url)} failed: {exc.orig}. Check that it is "
-                "reachable and not locked by another process for longer than the busy timeout "
-                f"({self.busy_timeout:g} s)."
-            ) from exc
+            cause = str(exc.orig).strip().rstrip(".?") or type(exc.orig).__name__
+            if self.dialect == "sqlite":
+                hint = (
+                    "Check that the file is readable and writable, and not locked by another "
+                    f"process for longer than the busy timeout ({self.busy_timeout:g} s)."
+                )
+            else:
+                hint = (
+                    "Check that the server is running and reachable, and the URL's user/database."
+                )
+            raise StoreError(f"Database {redact_url(self.url)} failed: {cause}. {hint}") from exc
 
     # ------------------------------------------------------------------ schema
     def current_revision(self) -> str | None:
@@ -200,7 +206,8 @@ class Database:
                 "changed."
             ) from exc
         after = self.current_revision()
-        assert after is not None  # an upgrade always leaves a revision behind
+        if after is None:  # pragma: no cover - an upgrade always leaves a revision behind
+            raise StoreError(f"Upgrading {redact_url(self.url)} left no schema revision.")
         return before, after
 
     def dispose(self) -> None:
