@@ -148,8 +148,7 @@ def test_persistence_layers_import_only_upward(path: Path, layer: str) -> None:
 
 def test_opening_a_project_does_not_import_the_server() -> None:
     loaded = _modules_after(
-        "import tempfile, watchkeeper\n"
-        "watchkeeper.Project.init(tempfile.mkdtemp()).models()"
+        "import tempfile, watchkeeper\nwatchkeeper.Project.init(tempfile.mkdtemp()).models()"
     )
     roots = {m.split(".")[0] for m in loaded}
     assert {"fastapi", "uvicorn", "typer"} & roots == set()

@@ -16,7 +16,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from watchkeeper.errors import RollbackError, VersionStatusError
+from watchkeeper.errors import (
+    ModelNotFoundError,
+    RollbackError,
+    StoreError,
+    VersionStatusError,
+)
 from watchkeeper.registry import Event, Project
 from watchkeeper.store.tables import aliases, events
 
@@ -169,6 +174,8 @@ def test_racing_deploys_and_rollbacks_form_one_unbroken_chain(
         assert len([r for r in reports if r[0] in ("rollback", "refused")]) == (
             len(ROLLING_BACK) * ROUNDS
         )
+        # Only an empty stack refuses here (nothing is archived, and a manual rollback may
+        # land on a rejected version).
         assert {r[3] for r in reports if r[0] == "refused"} <= {"RollbackError"}
         reported = {r[3]: r[2] for r in reports if r[0] in ("deploy", "rollback") and r[3]}
 
@@ -283,3 +290,75 @@ def test_the_database_refuses_to_rewrite_the_event_history(
     assert _events_table(project) == rows
     assert project.history(MODEL) == history
     assert project.get(MODEL, alias="production").version == 1
+
+
+class _Interrupted(Exception):
+    """Stands for any failure of a registration after its artifacts were written."""
+
+
+def _skops_file(model: Any, tmp_path: Path) -> Path:
+    import skops.io as sio
+
+    path = tmp_path / "model.skops"  # one file: both registrations store the same bytes
+    sio.dump(model, path)
+    return path
+
+
+def test_a_failed_registration_keeps_the_artifacts_a_concurrent_one_recorded(
+    project: Project,
+    churn_models: list[Any],
+    churn_data: dict[str, pd.DataFrame],
+    tmp_path: Path,
+) -> None:
+    reference = _small_reference(churn_data)
+    model_file = _skops_file(churn_models[0], tmp_path)
+    registered = []
+    with Project(project.path, actor="bob") as other:
+
+        def meanwhile(phase: str) -> None:
+            # Alice's artifacts are written; Bob registers the same model and data, then
+            # Alice's registration fails before it records anything.
+            if phase == "recording the version":
+                registered.append(other.register(MODEL, model_file, reference=reference))
+                raise _Interrupted
+
+        with pytest.raises(_Interrupted):
+            project.register(MODEL, model_file, reference=reference, progress=meanwhile)
+
+    (bob,) = registered
+    assert [v.version for v in project.versions(MODEL)] == [bob.version]
+    project.load_model(bob)
+    project.load_baseline(MODEL, bob.version)
+    assert len(project.load_data(MODEL, bob.version)) == len(reference)
+
+
+def test_a_registration_whose_artifacts_were_cleaned_up_meanwhile_records_nothing(
+    project: Project,
+    churn_models: list[Any],
+    churn_data: dict[str, pd.DataFrame],
+    tmp_path: Path,
+) -> None:
+    from watchkeeper.registry._register import Prepared, prepare_version
+
+    reference = _small_reference(churn_data)
+    model_file = _skops_file(churn_models[0], tmp_path)
+    # Alice's registration wrote its artifacts (and will fail)...
+    alice = Prepared(fields={})
+    prepare_version(project.artifacts, model_file, reference=reference, prepared=alice)
+    assert alice.created
+
+    def alice_cleans_up(phase: str) -> None:
+        # ...and cleans up after Bob stored the same bytes, before Bob records his version.
+        if phase == "recording the version":
+            deleted = project.registry.discard_unreferenced(project.artifacts, alice.created)
+            assert deleted == alice.created
+
+    with (
+        Project(project.path, actor="bob") as bob,
+        pytest.raises(StoreError, match="Register the version again"),
+    ):
+        bob.register(MODEL, model_file, reference=reference, progress=alice_cleans_up)
+    with pytest.raises(ModelNotFoundError):
+        project.versions(MODEL)
+    version = project.register(MODEL, model_file, reference=reference)  # and again: fine
+    project.load_model(version)

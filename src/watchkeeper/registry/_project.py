@@ -18,7 +18,7 @@ from watchkeeper.errors import (
     ModelNotFoundError,
     ProjectExistsError,
 )
-from watchkeeper.registry._names import check_alias, check_model_name
+from watchkeeper.registry._names import check_alias, check_model_name, check_tags
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -322,38 +322,45 @@ class Project:
         InvalidNameError, UntrustedModelError, ModelFormatError, SchemaError
             Nothing is recorded, and no artifact written for it is left behind.
         """
-        from watchkeeper.registry._register import discard, prepare_version
+        from watchkeeper.registry._register import Prepared, prepare_version
 
         check_model_name(name)
-        artifacts = self.config.artifacts if self.config is not None else None
-        prepared = prepare_version(
-            self.artifacts,
-            model,
-            reference=reference,
-            validation=validation,
-            schema=schema,
-            features=features,
-            target=target,
-            prediction=prediction,
-            id_column=id,
-            trust=trust,
-            trusted_types=trusted_types,
-            store_data=(artifacts.store_data if artifacts else True)
-            if store_data is None
-            else store_data,
-            max_data_bytes=artifacts.max_data_bytes if artifacts else 256_000_000,
-            parent_version=parent_version,
-            source=source,
-            progress=progress,
-        )
-        if progress:
-            progress("recording the version")
+        tags = check_tags(dict(tags or {}))  # before any work, like the name
+        config = self.config.artifacts if self.config is not None else None
+        if store_data is None:
+            store_data = config.store_data if config is not None else True
+        prepared = Prepared(fields={})
         try:
+            prepare_version(
+                self.artifacts,
+                model,
+                reference=reference,
+                validation=validation,
+                schema=schema,
+                features=features,
+                target=target,
+                prediction=prediction,
+                id_column=id,
+                trust=trust,
+                trusted_types=trusted_types,
+                store_data=store_data,
+                max_data_bytes=config.max_data_bytes if config is not None else 256_000_000,
+                parent_version=parent_version,
+                source=source,
+                progress=progress,
+                prepared=prepared,
+            )
+            if progress:
+                progress("recording the version")
             return self.registry.add_version(
-                name, prepared.fields, description=description, tags=tags
+                name,
+                prepared.fields,
+                description=description,
+                tags=tags,
+                artifacts=self.artifacts,
             )
         except BaseException:
-            discard(self.artifacts, prepared.created)
+            self.registry.discard_unreferenced(self.artifacts, prepared.created)
             raise
 
     def deploy(

@@ -2,7 +2,8 @@
 
 Everything a version records is computed and stored as content-addressed artifacts here,
 before the registry writes one row; :func:`prepare_version` returns the row's fields and the
-artifacts it created, so a failed write can remove exactly those.
+artifacts it created, so that a failed registration can remove those of them no version
+records (:meth:`Registry.discard_unreferenced`).
 """
 
 from __future__ import annotations
@@ -67,112 +68,105 @@ def prepare_version(
     parent_version: int | None = None,
     source: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    prepared: Prepared | None = None,
 ) -> Prepared:
-    """Serialize ``model``, fit its baseline, and store every artifact of the new version."""
+    """Serialize ``model``, fit its baseline, and store every artifact of the new version.
+
+    ``prepared`` collects the sha256 of each artifact this call wrote as it goes (pass one in
+    to know them when it raises); its ``fields`` are set at the end.
+    """
     from watchkeeper.registry._formats import describe_model
 
     say = progress or (lambda _message: None)
     say("serializing the model")
     serialized, obj = _serialize(model, trust=trust, trusted_types=trusted_types)
     info = describe_model(obj)
-    prepared = Prepared(fields={})
-    try:
-        names = _feature_names(info, features, schema, reference)
-        reference_df = None if reference is None else _frame(reference, "reference")
-        validation_df = None if validation is None else _frame(validation, "validation")
-        if reference_df is None:
-            if schema is None:
+    prepared = Prepared(fields={}) if prepared is None else prepared
+    names = _feature_names(info, features, schema, reference)
+    reference_df = None if reference is None else _frame(reference, "reference")
+    validation_df = None if validation is None else _frame(validation, "validation")
+    if reference_df is None:
+        if schema is None:
+            raise InvalidParameterError(
+                "register needs reference data (the model's training data: it gives the "
+                "served schema and the monitoring baseline) or at least a schema."
+            )
+        input_schema = _schema_from_declared(schema, names)
+    else:
+        _require_columns(reference_df, names, "reference", "the model's inputs")
+        input_schema = _schema_from_frame(reference_df, names, schema)
+    for role, column in (("target", target), ("prediction", prediction), ("id", id_column)):
+        if column is not None and reference_df is not None:
+            _require_columns(reference_df, [column], "reference", f"the --{role} column")
+        if column is not None and column in names:
+            raise InvalidParameterError(
+                f"Column {column!r} is one of the model's inputs, so it cannot also be the "
+                f"{role} column."
+            )
+    baseline_sha = data_schema = None
+    outputs = _Outputs(prediction=prediction)
+    metrics: dict[str, Any] = {}
+    data_info: dict[str, Any] = {"rows": {}, "sampled": {}, "outputs": {}}
+    if reference_df is not None:
+        if validation_df is not None:
+            if target is None:
                 raise InvalidParameterError(
-                    "register needs reference data (the model's training data: it gives the "
-                    "served schema and the monitoring baseline) or at least a schema."
+                    "Validation data is used to measure the model, which needs the --target "
+                    "column; name it with target=... (CLI --target)."
                 )
-            input_schema = _schema_from_declared(schema, names)
-        else:
-            _require_columns(reference_df, names, "reference", "the model's inputs")
-            input_schema = _schema_from_frame(reference_df, names, schema)
-        for role, column in (("target", target), ("prediction", prediction), ("id", id_column)):
-            if column is not None and reference_df is not None:
-                _require_columns(reference_df, [column], "reference", f"the --{role} column")
-            if column is not None and column in names:
-                raise InvalidParameterError(
-                    f"Column {column!r} is one of the model's inputs, so it cannot also be the "
-                    f"{role} column."
-                )
-        baseline_sha = data_schema = None
-        outputs = _Outputs(prediction=prediction)
-        metrics: dict[str, Any] = {}
-        data_info: dict[str, Any] = {"rows": {}, "sampled": {}, "outputs": {}}
-        if reference_df is not None:
-            if validation_df is not None:
-                if target is None:
-                    raise InvalidParameterError(
-                        "Validation data is used to measure the model, which needs the --target "
-                        "column; name it with target=... (CLI --target)."
-                    )
-                _require_columns(
-                    validation_df, [*names, target], "validation", "the model's inputs"
-                )
-            say("scoring the reference data with the model")
-            ref_aug, outputs = _with_outputs(obj, info, reference_df, names, outputs)
-            val_aug = None
-            if validation_df is not None:
-                val_aug, _ = _with_outputs(obj, info, validation_df, names, outputs)
-            say("fitting the monitoring baseline")
-            baseline = _fit_baseline(ref_aug, val_aug, names, schema, target, outputs)
-            data_schema = baseline.schema.to_dict()
-            baseline_ref = _put_baseline(store, baseline, prepared)
-            baseline_sha = baseline_ref.sha256
-            metrics = _metrics(baseline, validation_df is not None)
-            data_info["outputs"] = {"prediction": outputs.prediction, "proba": outputs.proba}
-        refs: dict[str, str | None] = {"reference": None, "validation": None}
-        for which, frame in (("reference", reference_df), ("validation", validation_df)):
-            if frame is None:
-                continue
-            data_info["rows"][which] = len(frame)
-            if store_data:
-                say(f"storing the {which} data")
-                ref, stored_rows = _put_frame(store, frame, max_data_bytes, prepared)
-                refs[which] = ref.sha256
-                data_info["sampled"][which] = stored_rows < len(frame)
-                data_info.setdefault("stored_rows", {})[which] = stored_rows
-        say("storing the model")
-        model_ref = _put(store, serialized.data, prepared)
-        lineage = {
-            "kind": "manual",
-            "entry_point": None,
-            "code_version": _code_version(),
-            "data_window": None,
-            "rows": dict(data_info["rows"]),
-            "model_class": serialized.model_class,
-        }
-        lineage.update(dict(source or {}))
-        prepared.fields = {
-            "flavour": serialized.flavour,
-            "artifact_sha256": model_ref.sha256,
-            "artifact_uri": model_ref.uri,
-            "artifact_size": model_ref.size,
-            "trusted_types": list(serialized.trusted_types),
-            "model_info": info,
-            "input_schema": input_schema.to_dict(),
-            "data_schema": data_schema,
-            "baseline_sha256": baseline_sha,
-            "reference_sha256": refs["reference"],
-            "validation_sha256": refs["validation"],
-            "data_info": data_info,
-            "metrics": metrics,
-            "parent_version": parent_version,
-            "source": lineage,
-        }
-    except BaseException:
-        discard(store, prepared.created)
-        raise
+            _require_columns(validation_df, [*names, target], "validation", "the model's inputs")
+        say("scoring the reference data with the model")
+        ref_aug, outputs = _with_outputs(obj, info, reference_df, names, outputs)
+        val_aug = None
+        if validation_df is not None:
+            val_aug, _ = _with_outputs(obj, info, validation_df, names, outputs)
+        say("fitting the monitoring baseline")
+        baseline = _fit_baseline(ref_aug, val_aug, names, schema, target, outputs)
+        data_schema = baseline.schema.to_dict()
+        baseline_ref = _put_baseline(store, baseline, prepared)
+        baseline_sha = baseline_ref.sha256
+        metrics = _metrics(baseline, validation_df is not None)
+        data_info["outputs"] = {"prediction": outputs.prediction, "proba": outputs.proba}
+    refs: dict[str, str | None] = {"reference": None, "validation": None}
+    for which, frame in (("reference", reference_df), ("validation", validation_df)):
+        if frame is None:
+            continue
+        data_info["rows"][which] = len(frame)
+        if store_data:
+            say(f"storing the {which} data")
+            ref, stored_rows = _put_frame(store, frame, max_data_bytes, prepared)
+            refs[which] = ref.sha256
+            data_info["sampled"][which] = stored_rows < len(frame)
+            data_info.setdefault("stored_rows", {})[which] = stored_rows
+    say("storing the model")
+    model_ref = _put(store, serialized.data, prepared)
+    lineage = {
+        "kind": "manual",
+        "entry_point": None,
+        "code_version": _code_version(),
+        "data_window": None,
+        "rows": dict(data_info["rows"]),
+        "model_class": serialized.model_class,
+    }
+    lineage.update(dict(source or {}))
+    prepared.fields = {
+        "flavour": serialized.flavour,
+        "artifact_sha256": model_ref.sha256,
+        "artifact_uri": model_ref.uri,
+        "artifact_size": model_ref.size,
+        "trusted_types": list(serialized.trusted_types),
+        "model_info": info,
+        "input_schema": input_schema.to_dict(),
+        "data_schema": data_schema,
+        "baseline_sha256": baseline_sha,
+        "reference_sha256": refs["reference"],
+        "validation_sha256": refs["validation"],
+        "data_info": data_info,
+        "metrics": metrics,
+        "parent_version": parent_version,
+        "source": lineage,
+    }
     return prepared
-
-
-def discard(store: ArtifactStore, created: Sequence[str]) -> None:
-    """Remove the artifacts a failed registration wrote (and only those)."""
-    for sha in created:
-        store.delete(sha)
 
 
 # ---------------------------------------------------------------------- the model

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from watchkeeper.errors import (
@@ -50,16 +50,19 @@ from watchkeeper.store.tables import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from sqlalchemy.engine import Connection, Row
 
     from watchkeeper.clock import Clock
+    from watchkeeper.store.artifacts import ArtifactStore
     from watchkeeper.store.database import Database
 
 __all__ = ["Registry"]
 
 T = TypeVar("T")
+# Key of the PostgreSQL advisory lock guarding artifact clean-up ("wk" + "art").
+_ARTIFACT_LOCK = 0x776B617274
 _AUTOMATIC = ("policy", "guard")
 # Every column of model_versions a registration fills in (the rest the registry sets).
 VERSION_FIELDS = (
@@ -109,8 +112,13 @@ class Registry:
         tags: Mapping[str, str] | None = None,
         model_description: str | None = None,
         model_tags_: Mapping[str, str] | None = None,
+        artifacts: ArtifactStore | None = None,
     ) -> ModelVersion:
-        """Record a new version (the next number) of ``name``, creating the model if new."""
+        """Record a new version (the next number) of ``name``, creating the model if new.
+
+        With ``artifacts``, the transaction first checks (under the artifact lock, see
+        :meth:`discard_unreferenced`) that every artifact the row names is still stored.
+        """
         check_model_name(name)
         missing = set(VERSION_FIELDS) - set(fields)
         if missing:  # pragma: no cover - internal contract with _register
@@ -121,6 +129,15 @@ class Registry:
         def attempt(conn: Connection) -> int:
             now = self.clock.now()
             model = self._lock_model(conn, name)
+            if artifacts is not None:
+                self._lock_artifacts(conn)
+                gone = [sha for sha in _shas(fields) if not artifacts.exists(sha)]
+                if gone:
+                    raise StoreError(
+                        f"Artifact(s) {', '.join(g[:12] for g in gone)} of the new version were "
+                        "removed by a registration that failed at the same time; nothing was "
+                        "recorded. Register the version again."
+                    )
             if model is None:
                 model_id = self._create_model(conn, name, model_description or "", now)
             else:
@@ -352,6 +369,36 @@ class Registry:
         event_id = self._retrying(attempt)
         return None if event_id is None else self._event_by_id(event_id)
 
+    def discard_unreferenced(self, artifacts: ArtifactStore, shas: Sequence[str]) -> list[str]:
+        """Delete those of ``shas`` that no version records; returns the ones deleted.
+
+        A failed registration calls this for the artifacts it wrote. Content addressing means
+        a concurrent registration of the same bytes may be using one of them, so the check and
+        the deletion run in a write transaction holding the artifact lock, which
+        :meth:`add_version` also takes before it checks its artifacts are still there.
+        """
+        if not shas:
+            return []
+        columns = (
+            model_versions.c.artifact_sha256,
+            model_versions.c.baseline_sha256,
+            model_versions.c.reference_sha256,
+            model_versions.c.validation_sha256,
+        )
+        deleted: list[str] = []
+        with self.database.write() as conn:
+            self._lock_artifacts(conn)
+            for sha in dict.fromkeys(shas):
+                used = conn.execute(
+                    select(model_versions.c.id)
+                    .where(or_(*(column == sha for column in columns)))
+                    .limit(1)
+                ).first()
+                if used is None:
+                    artifacts.delete(sha)
+                    deleted.append(sha)
+        return deleted
+
     # ------------------------------------------------------------------ reads
     def models(self) -> list[RegisteredModel]:
         """Every registered model, by name."""
@@ -449,6 +496,15 @@ class Registry:
                         f"The registry could not record the change: {exc.orig}"
                     ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _lock_artifacts(self, conn: Connection) -> None:
+        """Serialize "are these artifacts still there / still unused?" checks with each other.
+
+        SQLite write transactions already exclude each other; PostgreSQL takes a
+        transaction-scoped advisory lock.
+        """
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(_ARTIFACT_LOCK)))
 
     def _lock_model(self, conn: Connection, name: str) -> Row[Any] | None:
         return conn.execute(
@@ -714,3 +770,8 @@ def _check_version_number(version: object, what: str = "version") -> int:
             f"{what} must be a version number (an integer from 1). Got {version!r} instead."
         )
     return version
+
+
+def _shas(fields: Mapping[str, Any]) -> list[str]:
+    keys = ("artifact_sha256", "baseline_sha256", "reference_sha256", "validation_sha256")
+    return [fields[k] for k in keys if fields.get(k)]

@@ -173,42 +173,65 @@ class Database:
                 f"The database {where} has no watchkeeper tables yet (this release needs "
                 f"schema revision {head}). Run `{UPGRADE_COMMAND}` to create them."
             )
-        from alembic.script import ScriptDirectory
-
-        known = {
-            s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
-        }
-        if current not in known:
-            raise SchemaOutOfDateError(
-                f"The database {where} is at schema revision {current}, which this release of "
-                f"watchkeeper does not know (it needs {head}); it was upgraded by a newer "
-                "watchkeeper. Upgrade watchkeeper to use it."
-            )
+        self._refuse_unknown(current)
         raise SchemaOutOfDateError(
             f"The database {where} is at schema revision {current}; this release of watchkeeper "
             f"needs {head}. Run `{UPGRADE_COMMAND}` (back the database up first)."
         )
 
     def upgrade(self, revision: str = "head") -> tuple[str | None, str]:
-        """Migrate the schema up to ``revision``; returns (revision before, revision after)."""
+        """Migrate the schema up to ``revision``; returns (revision before, revision after).
+
+        Raises
+        ------
+        SchemaOutOfDateError
+            The database is at a revision this release does not know (a newer watchkeeper
+            upgraded it).
+        StoreError
+            The migration failed; its transaction is rolled back.
+        """
+        before, after = self._migrate("upgrade", revision)
+        if after is None:  # pragma: no cover - an upgrade always leaves a revision behind
+            raise StoreError(f"Upgrading {redact_url(self.url)} left no schema revision.")
+        return before, after
+
+    def downgrade(self, revision: str) -> tuple[str | None, str | None]:
+        """Migrate the schema down to ``revision`` (``"base"``: no tables); returns (before,
+        after). For developers and tests: watchkeeper never downgrades on its own."""
+        return self._migrate("downgrade", revision)
+
+    def _refuse_unknown(self, current: str | None) -> None:
+        """Raise if ``current`` is a revision this release does not ship."""
+        from alembic.script import ScriptDirectory
+
+        if current is None:
+            return
+        script = ScriptDirectory.from_config(_alembic_config())
+        if current not in {s.revision for s in script.walk_revisions()}:
+            raise SchemaOutOfDateError(
+                f"The database {redact_url(self.url)} is at schema revision {current}, which "
+                f"this release of watchkeeper does not know (it needs {head_revision()}); it "
+                "was upgraded by a newer watchkeeper. Upgrade watchkeeper to use it."
+            )
+
+    def _migrate(self, direction: str, revision: str) -> tuple[str | None, str | None]:
         from alembic import command
+        from alembic.util import CommandError
 
         before = self.current_revision()
+        self._refuse_unknown(before)
         config = _alembic_config()
         try:
             with self.engine.connect().execution_options(watchkeeper_write=True) as conn:
                 config.attributes["connection"] = conn
-                command.upgrade(config, revision)
+                getattr(command, direction)(config, revision)
                 conn.commit()
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, CommandError) as exc:
             raise StoreError(
-                f"Upgrading {redact_url(self.url)} to {revision} failed: {exc}. Nothing was "
-                "changed."
+                f"Migrating {redact_url(self.url)} ({direction} to {revision}) failed: {exc}. "
+                "Nothing was changed."
             ) from exc
-        after = self.current_revision()
-        if after is None:  # pragma: no cover - an upgrade always leaves a revision behind
-            raise StoreError(f"Upgrading {redact_url(self.url)} left no schema revision.")
-        return before, after
+        return before, self.current_revision()
 
     def dispose(self) -> None:
         """Close the pooled connections."""

@@ -43,6 +43,8 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
     )
+    # Check constraints get their "ck_<table>_" prefix from the naming convention of
+    # watchkeeper.store.tables.metadata (env.py's target_metadata), as there.
     op.create_table(
         "model_versions",
         sa.Column("id", _Id, primary_key=True, autoincrement=True),
@@ -74,10 +76,10 @@ def upgrade() -> None:
             name="fk_model_versions_model_id_registered_models",
         ),
         sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_id_version"),
-        sa.CheckConstraint("version >= 1", name="ck_model_versions_version_positive"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
         sa.CheckConstraint(
             "status IN ('ready', 'rejected', 'archived')",
-            name="ck_model_versions_status_known",
+            name="status_known",
         ),
     )
     op.create_table(
