@@ -1,4 +1,5 @@
-"""The README's registry walkthrough runs as written, in a shell, on a new folder."""
+"""The README's registry walkthrough runs as written, in a shell, on a new folder: with the
+default SQLite database, and with WATCHKEEPER_DATABASE_URL pointing at PostgreSQL."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ def _walkthrough() -> str:
     return match.group(1)
 
 
-def test_readme_registry_walkthrough(tmp_path: Path) -> None:
+def test_readme_registry_walkthrough(tmp_path: Path, database_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHKEEPER_")}
+    if not database_url.startswith("sqlite"):
+        # The same walkthrough on PostgreSQL: `init` takes the URL from the environment.
+        env["WATCHKEEPER_DATABASE_URL"] = database_url
     # The venv's `python` and `watchkeeper` first, as after `pip install`.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     script = "set -euo pipefail\n" + _walkthrough()
@@ -57,6 +61,7 @@ def test_readme_registry_walkthrough(tmp_path: Path) -> None:
     model = read("models", "show", "churn")
     assert isinstance(model, dict)
     assert model["aliases"] == {"production": 1}
+    assert model["tags"] == {"team": "retention"}
     assert [(v["version"], v["status"]) for v in model["versions"]] == [
         (1, "ready"),
         (2, "rejected"),

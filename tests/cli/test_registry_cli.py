@@ -282,7 +282,7 @@ def test_init_hides_the_database_password(tmp_path: Path) -> None:
         (["deploy", "churn", "9"], "'churn' has no version 9"),
         (["models", "show", "nope"], "No registered model named 'nope'"),
         (["history", "nope"], "No registered model named 'nope'"),
-        (["rollback", "churn"], "has had no version before version 1; there is nothing to roll"),
+        (["rollback", "churn"], "rollback stack is empty"),
         (["rollback", "churn", "--alias", "shadow"], "'churn' has no alias 'shadow'"),
         (["deploy", "churn", "1", "--alias", "Prod"], "Invalid alias 'Prod'"),
         (["models", "versions", "bad name"], "Invalid model name 'bad name'"),
@@ -330,7 +330,16 @@ def test_out_of_date_database(tmp_path: Path) -> None:
         old.dispose()
     at = ("--project", project)
     head = head_revision()
-    for command in (["models", "list"], ["history", "churn"], ["deploy", "churn", "1"]):
+    every_command = (
+        ["models", "list"],
+        ["models", "show", "churn"],
+        ["models", "versions", "churn"],
+        ["history", "churn"],
+        ["deploy", "churn", "1"],
+        ["rollback", "churn"],
+        ["register", "churn", str(project), "--no-store-data"],
+    )
+    for command in every_command:
         message = error(*command, *at)
         assert "is at schema revision 0001_registry" in message
         assert "Run `watchkeeper db upgrade`" in message

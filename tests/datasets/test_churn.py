@@ -65,12 +65,14 @@ def _untouched_p(a: pd.DataFrame, b: pd.DataFrame, column: str) -> float:
 
 def test_exported_members() -> None:
     assert set(datasets.__all__) == {
+        "CHURN_FEATURES",
         "CHURN_LEVELS",
         "CHURN_REFERENCE_SD",
         "CHURN_SCENARIOS",
         "ChurnSchemaHints",
         "churn",
         "churn_schema_hints",
+        "train_churn_model",
     }
 
 

@@ -1,11 +1,7 @@
-"""Fixtures for the registry suite: every test that takes ``database_url`` runs on a SQLite
-file and on PostgreSQL (a fresh database per test, dropped afterwards), the latter only when
-``WATCHKEEPER_TEST_DATABASE_URL`` is set (``.ci/run`` sets it)."""
+"""Fixtures for the registry suite (``database_url`` comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,61 +10,6 @@ import pandas as pd
 import pytest
 
 from watchkeeper.datasets import churn, train_churn_model
-
-PG_ENV = "WATCHKEEPER_TEST_DATABASE_URL"
-
-
-def _postgres_url() -> str | None:
-    return os.environ.get(PG_ENV) or None
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty database: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    base = _postgres_url()
-    if base is None:
-        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://user@host/db)")
-    with fresh_postgres_database(base) as url:
-        yield url
-
-
-class fresh_postgres_database:
-    """Create a uniquely named database next to ``base``'s and drop it on exit."""
-
-    def __init__(self, base: str) -> None:
-        from sqlalchemy.engine import make_url
-
-        self.base = make_url(base)
-        self.name = f"wk_test_{uuid.uuid4().hex[:12]}"
-
-    def _admin(self) -> Any:
-        from sqlalchemy import create_engine
-
-        return create_engine(self.base, isolation_level="AUTOCOMMIT")
-
-    def __enter__(self) -> str:
-        from sqlalchemy import text
-
-        engine = self._admin()
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
-        finally:
-            engine.dispose()
-        return self.base.set(database=self.name).render_as_string(hide_password=False)
-
-    def __exit__(self, *exc: object) -> None:
-        from sqlalchemy import text
-
-        engine = self._admin()
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        finally:
-            engine.dispose()
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """What a registration records: served schema, baseline, metrics, data, lineage, artifacts;
-and that a failed one leaves nothing behind. (The database kind does not matter here; the
-alias and history tests run on both.)"""
+and that a failed one leaves nothing behind. On SQLite and PostgreSQL (the ``project``
+fixture), except where a test makes its own project."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from watchkeeper.datasets import CHURN_FEATURES, churn
 from watchkeeper.errors import (
     ArtifactIntegrityError,
+    InvalidInputError,
     InvalidParameterError,
     ProjectNotFoundError,
     SchemaError,
@@ -30,10 +30,12 @@ from watchkeeper.registry import Project
 from watchkeeper.store.database import Database
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    with Project.init(tmp_path / "project") as opened:
-        yield opened
+def _migrate(url: str, revision: str) -> None:
+    database = Database(url)
+    try:
+        database.upgrade(revision)
+    finally:
+        database.dispose()  # PostgreSQL connections are closed, not left to the collector
 
 
 def _artifact_files(project: Project) -> set[Path]:
@@ -370,7 +372,7 @@ def test_open_by_database_url(
     tmp_path: Path, churn_data: dict[str, pd.DataFrame], churn_models: list[Any]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'registry.db'}"
-    Database(url).upgrade()
+    _migrate(url, "head")
     with Project(url) as project:
         project.register("churn", churn_models[0], reference=churn_data["reference"])
     assert (tmp_path / "artifacts" / "sha256").is_dir()
@@ -382,7 +384,7 @@ def test_open_by_database_url(
 
 def test_an_out_of_date_database_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    Database(url).upgrade("0001_registry")
+    _migrate(url, "0001_registry")
     with pytest.raises(SchemaOutOfDateError, match="Run `watchkeeper db upgrade`"):
         Project(url)
     with Project(url, check_schema=False) as project:
@@ -407,3 +409,95 @@ def test_projects_are_found_from_a_subfolder(
     monkeypatch.delenv("WATCHKEEPER_PROJECT", raising=False)
     with Project() as project:
         assert project.path == (tmp_path / "proj").resolve()
+
+
+def test_the_id_column_is_recorded_with_its_role(
+    project: Project, churn_data: dict[str, pd.DataFrame], churn_models: list[Any]
+) -> None:
+    version = project.register(
+        "churn", churn_models[0], reference=churn_data["reference"], id="customer_id"
+    )
+    assert version.data_info["roles"]["id"] == "customer_id"
+    baseline = project.load_baseline("churn", 1)
+    assert baseline.schema["customer_id"].role == "id"
+    assert "customer_id" not in version.input_schema.names
+
+
+def test_a_model_that_fails_on_the_data_is_a_clear_error(
+    project: Project, churn_data: dict[str, pd.DataFrame], churn_models: list[Any]
+) -> None:
+    ref = churn_data["reference"].assign(age="x")  # text where the model expects numbers
+    with pytest.raises(InvalidInputError, match="failed to score the reference data"):
+        project.register("churn", churn_models[0], reference=ref)
+    assert project.models() == []
+    assert _artifact_files(project) == set()
+
+
+def test_a_column_parquet_cannot_store_is_named(
+    project: Project, churn_data: dict[str, pd.DataFrame], churn_models: list[Any]
+) -> None:
+    ref = churn_data["reference"].copy()
+    ref["notes"] = pd.Series([1, "two"] * (len(ref) // 2), dtype=object)
+    with pytest.raises(InvalidInputError, match="column\\(s\\) 'notes' mix value types"):
+        project.register("churn", churn_models[0], reference=ref)
+    assert project.models() == []
+    version = project.register("churn", churn_models[0], reference=ref, store_data=False)
+    assert version.reference_sha256 is None
+
+
+def test_source_must_be_json(
+    project: Project, churn_data: dict[str, pd.DataFrame], churn_models: list[Any]
+) -> None:
+    with pytest.raises(InvalidParameterError, match="source must be a JSON-serializable"):
+        project.register(
+            "churn", churn_models[0], reference=churn_data["reference"], source={"x": object()}
+        )
+    assert project.models() == []
+
+
+def test_computed_lineage_is_not_overwritten(
+    project: Project, churn_data: dict[str, pd.DataFrame], churn_models: list[Any]
+) -> None:
+    version = project.register(
+        "churn",
+        churn_models[0],
+        reference=churn_data["reference"],
+        source={"rows": {"reference": 1}, "code_version": "abc123", "data_window": "2026-01"},
+    )
+    assert version.source["rows"] == {"reference": len(churn_data["reference"])}
+    assert version.source["code_version"] == "abc123"
+    assert version.source["data_window"] == "2026-01"
+
+
+def test_init_takes_the_database_from_the_environment_and_joins_a_current_one(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = {"WATCHKEEPER_DATABASE_URL": database_url}
+    with Project.init(tmp_path / "a", environ=env) as first:
+        assert first.database.url == database_url
+    assert not (tmp_path / "a" / "watchkeeper.db").exists()
+    # A second project on the same (current) database joins it.
+    with Project.init(tmp_path / "b", environ=env) as second:
+        assert second.models() == []
+
+
+def test_init_refuses_an_out_of_date_database_and_leaves_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    _migrate(database_url, "0001_registry")
+    with pytest.raises(SchemaOutOfDateError, match="watchkeeper db upgrade"):
+        Project.init(tmp_path / "new" / "project", database_url=database_url)
+    assert not (tmp_path / "new").exists()
+    database = Database(database_url)
+    try:
+        assert database.current_revision() == "0001_registry"
+    finally:
+        database.dispose()
+
+
+def test_init_that_cannot_reach_its_database_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("user file")
+    with pytest.raises(StoreError, match="Check that the server is running"):
+        Project.init(tmp_path / "mine", database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["keep.txt"]

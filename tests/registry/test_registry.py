@@ -159,6 +159,39 @@ def test_guard_rollback_refuses_a_rejected_target(three: Project) -> None:
         three.rollback("churn", trigger="guard")
     event = three.rollback("churn", reason="by hand")
     assert event.to_version == 1
+    # A person chose version 1 again: it serves, so it is ready, and that is recorded.
+    assert {v.version: v.status for v in three.versions("churn")} == {
+        1: "ready",
+        2: "rejected",
+        3: "ready",
+    }
+    changes = [
+        (e.version, e.details["from"], e.details["to"])
+        for e in three.history("churn")
+        if e.kind == "status_change"
+    ]
+    assert changes[-2:] == [(1, "rejected", "ready"), (2, "ready", "rejected")]
+
+
+def test_a_rollback_by_hand_onto_a_rejected_version_makes_it_ready(three: Project) -> None:
+    # production 1 -> 2 -> 3, challenger 2 -> 1, roll challenger back (1 rejected), roll
+    # production back twice: onto 2 (3 rejected), then onto 1 (ready again, 2 rejected).
+    for v in (1, 2, 3):
+        three.deploy("churn", v)
+    three.deploy("churn", 2, alias="challenger")
+    three.deploy("churn", 1, alias="challenger")
+    three.rollback("churn", alias="challenger")
+    assert three.get("churn", 1).status == "rejected"
+    three.rollback("churn")
+    three.rollback("churn")
+    assert three.model("churn").aliases == {"challenger": 2, "production": 1}
+    # Status belongs to the version: 2 was rolled back from on production, so it is rejected
+    # although challenger still points at it (moving challenger is a decision of its own).
+    assert {v.version: v.status for v in three.versions("churn")} == {
+        1: "ready",
+        2: "rejected",
+        3: "rejected",
+    }
 
 
 def test_archived_versions(three: Project) -> None:
@@ -256,6 +289,7 @@ def test_parse_model_uri(uri: str, expected: tuple[Any, ...]) -> None:
     [
         "models:/churn",
         "models:/churn/0",
+        "models:/churn/99999999999",
         "models:/churn/x",
         "models:/../etc@production",
         "models:/churn@Prod",
@@ -286,7 +320,7 @@ def test_invalid_aliases_are_refused(three: Project, alias: str) -> None:
     assert three.model("churn").aliases == {}
 
 
-@pytest.mark.parametrize("version", [0, -1, True, 1.0, "1"])
+@pytest.mark.parametrize("version", [0, -1, True, 1.0, "1", 2**31, 10**20])
 def test_version_numbers_are_checked(three: Project, version: Any) -> None:
     with pytest.raises(InvalidParameterError, match="version must be a version number"):
         three.deploy("churn", version)
@@ -333,3 +367,40 @@ def test_models_are_listed_by_name(
         )
     assert [m.name for m in project.models()] == ["alpha", "zeta"]
     assert project.model("alpha").to_dict()["latest_version"] == 1
+
+
+def test_text_the_databases_would_treat_differently_is_refused(three: Project) -> None:
+    # PostgreSQL refuses NUL characters that SQLite stores: both refuse them up front.
+    with pytest.raises(InvalidParameterError, match="NUL"):
+        three.deploy("churn", 1, reason="x\x00y")
+    assert three.model("churn").aliases == {}
+    with pytest.raises(InvalidParameterError, match="at most 256 characters"):
+        Project(three.path, actor="a" * 300)
+
+
+def test_parent_version_must_exist(
+    project: Project, churn_data: dict[str, pd.DataFrame], churn_models: list[Any]
+) -> None:
+    _register(project, churn_data, churn_models[0])
+    with pytest.raises(ModelNotFoundError, match="has no version 7"):
+        _register(project, churn_data, churn_models[1], parent_version=7)
+    with pytest.raises(InvalidParameterError, match="parent_version must be a version number"):
+        _register(project, churn_data, churn_models[1], parent_version="abc")
+    assert [v.version for v in project.versions("churn")] == [1]
+    assert _register(project, churn_data, churn_models[1], parent_version=1) == 2
+
+
+def test_model_tags_and_description(
+    project: Project, churn_data: dict[str, pd.DataFrame], churn_models: list[Any]
+) -> None:
+    _register(
+        project,
+        churn_data,
+        churn_models[0],
+        model_tags={"team": "retention"},
+        model_description="who will churn next month",
+    )
+    _register(project, churn_data, churn_models[1], model_tags={"owner": "ana"})
+    model = project.model("churn")
+    assert model.tags == {"owner": "ana", "team": "retention"}
+    assert model.description == "who will churn next month"

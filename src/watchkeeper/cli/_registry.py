@@ -89,8 +89,12 @@ def register(
         str, typer.Argument(metavar="NAME", help="The registered model (created on first use).")
     ],
     model: Annotated[
-        Path,
-        typer.Argument(metavar="MODEL", help="The fitted model: a .skops, .joblib or .pkl file."),
+        str,
+        typer.Argument(
+            metavar="MODEL",
+            help="The fitted model: a .skops, .joblib or .pkl file, or (with the mlflow extra) "
+            "an MLflow model folder or URI (runs:/..., models:/... of an MLflow registry).",
+        ),
     ],
     reference: Annotated[
         Path | None,
@@ -127,6 +131,22 @@ def register(
     description: Annotated[
         str, typer.Option(help="What this version is.", show_default=False)
     ] = "",
+    parent_version: Annotated[
+        int | None,
+        typer.Option("--parent-version", help="The version this one derives from (lineage)."),
+    ] = None,
+    model_tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-tag",
+            metavar="KEY=VALUE",
+            help="A tag recorded on the registered model itself (repeatable).",
+        ),
+    ] = None,
+    model_description: Annotated[
+        str | None,
+        typer.Option(help="What the registered model is (kept until changed).", show_default=False),
+    ] = None,
     trust_pickle: Annotated[
         bool,
         typer.Option(
@@ -155,6 +175,7 @@ def register(
 
     with one_line_errors():
         tags = parse_tags(list(tag or []))
+        model_tags = parse_tags(list(model_tag or []))
         with open_project(project) as opened, _spinner("reading the data") as step:
             frames: dict[str, Any] = {}
             for which, path in (("reference", reference), ("validation", validation)):
@@ -163,7 +184,7 @@ def register(
                     frames[which] = read_table(path)
             version = opened.register(
                 name,
-                str(model),
+                model,
                 reference=frames.get("reference"),
                 validation=frames.get("validation"),
                 target=target,
@@ -172,6 +193,9 @@ def register(
                 features=feature or None,
                 tags=tags,
                 description=description,
+                parent_version=parent_version,
+                model_tags=model_tags,
+                model_description=model_description,
                 trust=trust_pickle,
                 trusted_types=list(trusted_type or []),
                 store_data=False if no_store_data else None,

@@ -50,7 +50,9 @@ __all__ = [
 SKOPS: Final = "sklearn-skops"
 JOBLIB: Final = "joblib"
 PICKLE: Final = "pickle"
-FLAVOURS: Final = (SKOPS, JOBLIB, PICKLE)
+MLFLOW: Final = "mlflow"
+"""An MLflow model directory, stored as a tar archive (watchkeeper.registry._mlflow)."""
+FLAVOURS: Final = (SKOPS, JOBLIB, PICKLE, MLFLOW)
 MODEL_SUFFIXES: Final = {".skops": SKOPS, ".joblib": JOBLIB, ".pkl": PICKLE, ".pickle": PICKLE}
 """The model-file suffixes :func:`read_model_file` reads, and the flavour of each."""
 
@@ -314,7 +316,7 @@ def deserialize_model(data: bytes, flavour: str, trusted_types: Sequence[str]) -
     data
         The serialized model.
     flavour
-        ``"sklearn-skops"``, ``"joblib"`` or ``"pickle"``.
+        ``"sklearn-skops"``, ``"joblib"``, ``"pickle"`` or ``"mlflow"``.
     trusted_types
         The types a skops file may need (its recorded ``trusted_types``). A skops file that
         needs any other type is not loaded.
@@ -349,6 +351,10 @@ def _load(data: bytes, flavour: str, named: Sequence[str], what: str) -> Any:
                 f"{', '.join(missing)}. It will not be loaded; register it again with "
                 f"trusted_types={missing!r} if you trust that code."
             )
+    if flavour == MLFLOW:
+        from watchkeeper.registry._mlflow import load_mlflow_model
+
+        return load_mlflow_model(data)
     try:
         if flavour == SKOPS:
             import skops.io

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from watchkeeper.errors import InvalidNameError
+from watchkeeper.errors import InvalidNameError, InvalidParameterError
 
 __all__ = [
     "ALIAS_PATTERN",
@@ -18,6 +18,7 @@ __all__ = [
     "check_alias",
     "check_model_name",
     "check_tags",
+    "check_text",
 ]
 
 MODEL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
@@ -69,5 +70,19 @@ def check_tags(tags: object, what: str = "tag") -> dict[str, str]:
             raise InvalidNameError(
                 f"The value of {what} {key!r} must be text (or a number); got {type(value)}."
             )
-        out[key] = str(value)
+        out[key] = check_text(str(value), f"The value of {what} {key!r}")
     return out
+
+
+def check_text(value: object, what: str, *, max_length: int | None = None) -> str:
+    """``value`` if it is text a database stores as given: a str without NUL characters
+    (PostgreSQL refuses them) and at most ``max_length`` characters."""
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"{what} must be text. Got {type(value).__name__} instead.")
+    if "\x00" in value:
+        raise InvalidParameterError(f"{what} must not contain NUL characters. Got {value!r}.")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidParameterError(
+            f"{what} must be at most {max_length} characters. Got {len(value)} characters."
+        )
+    return value

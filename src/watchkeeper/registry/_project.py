@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 import re
 import socket
@@ -18,7 +19,8 @@ from watchkeeper.errors import (
     ModelNotFoundError,
     ProjectExistsError,
 )
-from watchkeeper.registry._names import check_alias, check_model_name, check_tags
+from watchkeeper.registry._names import check_alias, check_model_name, check_tags, check_text
+from watchkeeper.registry._reads import MAX_VERSION, check_version_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -56,9 +58,10 @@ def parse_model_uri(uri: str) -> tuple[str, int | str | None, str | None]:
     raw = match["version"]
     if raw == "latest":
         return name, "latest", None
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_VERSION:
         raise InvalidNameError(
-            f"Invalid model URI {uri!r}: the version must be a number from 1 or 'latest'."
+            f"Invalid model URI {uri!r}: the version must be a number from 1 to {MAX_VERSION} or "
+            "'latest'."
         )
     return name, int(raw), None
 
@@ -178,15 +181,15 @@ class Project:
                 else resolve_artifacts_root(self.config, self.path)
             )
             self.artifacts = open_artifact_store(root)
-        if check_schema:
-            try:
+        try:
+            if check_schema:
                 self.database.check_schema()
-            except BaseException:
-                self.database.dispose()
-                raise
-        self.clock: Clock = clock or WallClock()
-        self.actor = actor or default_actor()
-        self.registry: Registry = Registry(self.database, self.clock, self.actor)
+            self.clock: Clock = clock or WallClock()
+            self.actor = actor or default_actor()
+            self.registry: Registry = Registry(self.database, self.clock, self.actor)
+        except BaseException:
+            self.database.dispose()
+            raise
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -200,10 +203,18 @@ class Project:
         """Create a project in ``directory``: ``watchkeeper.yaml``, the database (at the newest
         schema) and the artifact folder; returns it opened.
 
+        ``WATCHKEEPER_*`` variables (or ``environ=``) override the new file as for any project.
+        A database that already holds watchkeeper's tables (a shared PostgreSQL database) is
+        joined as it is, if it is at this release's schema. On failure, whatever init created
+        is removed again.
+
         Raises
         ------
         ProjectExistsError
             ``directory`` already holds a ``watchkeeper.yaml``.
+        SchemaOutOfDateError
+            The database already holds watchkeeper's tables at another schema revision
+            (run ``watchkeeper db upgrade`` on it first).
         """
         from watchkeeper.config import (
             CONFIG_FILE,
@@ -220,30 +231,42 @@ class Project:
                 f"{path} already holds a watchkeeper project ({CONFIG_FILE}); use it, or pick "
                 "another folder."
             )
+        environ = kwargs.get("environ")
         created = [p for p in (path, *path.parents) if not p.exists()]
         path.mkdir(parents=True, exist_ok=True)
         written = write_initial_config(path, database_url=database_url)
+        made_files: list[Path] = []
         try:
-            config = load_config(path, environ={})
+            config = load_config(path, environ=environ)
             artifacts = resolve_artifacts_root(config, path)
             created += [p for p in (artifacts, *artifacts.parents) if not p.exists()]
             artifacts.mkdir(parents=True, exist_ok=True)
-            database = Database(resolve_database_url(config, path))
+            url = resolve_database_url(config, path)
+            if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+                db_file = Path(url.removeprefix("sqlite:///"))
+                if not db_file.exists():
+                    made_files += [
+                        db_file.with_name(db_file.name + x) for x in ("", "-wal", "-shm")
+                    ]
+            database = Database(url)
             try:
-                database.upgrade()
+                current = database.current_revision()
+                if current is None:
+                    database.upgrade()
+                else:  # a database that already holds watchkeeper's tables: join it as it is
+                    database.check_schema()
             finally:
                 database.dispose()
+            return cls(path, **kwargs)
         except BaseException:
-            # Leave the folder as it was: remove what init made (a SQLite file it created too).
+            # Leave the folder as it was: remove what init made.
             written.unlink(missing_ok=True)
+            for made_file in made_files:
+                made_file.unlink(missing_ok=True)
             for made in sorted(created, key=lambda p: len(p.parts), reverse=True):
-                if made.is_dir():
-                    for leftover in made.glob("watchkeeper.db*"):
-                        leftover.unlink()
-                    with contextlib.suppress(OSError):
-                        made.rmdir()
+                with contextlib.suppress(OSError):
+                    made.rmdir()
             raise
-        return cls(path, **kwargs)
 
     def upgrade(self) -> tuple[str | None, str]:
         """Bring the database schema up to date; returns (revision before, after)."""
@@ -278,6 +301,8 @@ class Project:
         id: str | None = None,
         tags: Mapping[str, str] | None = None,
         description: str = "",
+        model_tags: Mapping[str, str] | None = None,
+        model_description: str | None = None,
         trust: bool = False,
         trusted_types: Sequence[str] = (),
         store_data: bool | None = None,
@@ -307,6 +332,10 @@ class Project:
         target, prediction, id
             Reference columns with those roles: never model inputs, never required in requests.
             Without ``prediction`` the model's own predictions (and probabilities) are added.
+        tags, description
+            Tags and a description of this version.
+        model_tags, model_description
+            Tags (added or updated) and a description (replaced) of the registered model.
         trust, trusted_types
             Allow pickle (``trust=True``), or name the extra types a skops file may build.
         store_data
@@ -325,7 +354,21 @@ class Project:
         from watchkeeper.registry._register import Prepared, prepare_version
 
         check_model_name(name)
-        tags = check_tags(dict(tags or {}))  # before any work, like the name
+        # Everything that can be checked before the work is checked before it.
+        tags = check_tags(dict(tags or {}))
+        model_tags = check_tags(dict(model_tags or {}))
+        check_text(description, "The description")
+        if model_description is not None:
+            check_text(model_description, "The model description")
+        if parent_version is not None:
+            check_version_number(parent_version, "parent_version")
+        try:
+            json.dumps(dict(source or {}), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterError(
+                f"source must be a JSON-serializable mapping (text, numbers, lists, mappings): "
+                f"{exc}."
+            ) from exc
         config = self.config.artifacts if self.config is not None else None
         if store_data is None:
             store_data = config.store_data if config is not None else True
@@ -357,6 +400,8 @@ class Project:
                 prepared.fields,
                 description=description,
                 tags=tags,
+                model_description=model_description,
+                model_tags_=model_tags,
                 artifacts=self.artifacts,
             )
         except BaseException:

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from watchkeeper.errors import InvalidInputError, InvalidParameterError, SchemaError
+from watchkeeper.errors import (
+    InvalidInputError,
+    InvalidParameterError,
+    ModelFormatError,
+    SchemaError,
+)
 from watchkeeper.registry._records import InputColumn, InputSchema
 
 if TYPE_CHECKING:
@@ -79,8 +84,12 @@ def prepare_version(
 
     say = progress or (lambda _message: None)
     say("serializing the model")
-    serialized, obj = _serialize(model, trust=trust, trusted_types=trusted_types)
+    serialized, obj, origin = _serialize(model, trust=trust, trusted_types=trusted_types)
     info = describe_model(obj)
+    if info.get("feature_names") is None and origin:
+        from watchkeeper.registry._mlflow import input_names
+
+        info["feature_names"] = input_names(obj)  # an MLflow signature names the inputs
     prepared = Prepared(fields={}) if prepared is None else prepared
     names = _feature_names(info, features, schema, reference)
     reference_df = None if reference is None else _frame(reference, "reference")
@@ -116,17 +125,18 @@ def prepare_version(
                 )
             _require_columns(validation_df, [*names, target], "validation", "the model's inputs")
         say("scoring the reference data with the model")
-        ref_aug, outputs = _with_outputs(obj, info, reference_df, names, outputs)
+        ref_aug, outputs = _with_outputs(obj, info, reference_df, names, outputs, "reference")
         val_aug = None
         if validation_df is not None:
-            val_aug, _ = _with_outputs(obj, info, validation_df, names, outputs)
+            val_aug, _ = _with_outputs(obj, info, validation_df, names, outputs, "validation")
         say("fitting the monitoring baseline")
-        baseline = _fit_baseline(ref_aug, val_aug, names, schema, target, outputs)
+        baseline = _fit_baseline(ref_aug, val_aug, names, schema, target, outputs, id_column)
         data_schema = baseline.schema.to_dict()
         baseline_ref = _put_baseline(store, baseline, prepared)
         baseline_sha = baseline_ref.sha256
         metrics = _metrics(baseline, validation_df is not None)
         data_info["outputs"] = {"prediction": outputs.prediction, "proba": outputs.proba}
+    data_info["roles"] = {"target": target, "prediction": prediction, "id": id_column}
     refs: dict[str, str | None] = {"reference": None, "validation": None}
     for which, frame in (("reference", reference_df), ("validation", validation_df)):
         if frame is None:
@@ -140,15 +150,11 @@ def prepare_version(
             data_info.setdefault("stored_rows", {})[which] = stored_rows
     say("storing the model")
     model_ref = _put(store, serialized.data, prepared)
-    lineage = {
-        "kind": "manual",
-        "entry_point": None,
-        "code_version": _code_version(),
-        "data_window": None,
-        "rows": dict(data_info["rows"]),
-        "model_class": serialized.model_class,
-    }
-    lineage.update(dict(source or {}))
+    lineage: dict[str, Any] = {"kind": "manual", "entry_point": None, "data_window": None}
+    lineage.update(dict(source or {}))  # the caller's say on where it came from...
+    lineage.setdefault("code_version", _code_version())
+    # ...but what was measured here is recorded as measured.
+    lineage.update(rows=dict(data_info["rows"]), model_class=serialized.model_class, **origin)
     prepared.fields = {
         "flavour": serialized.flavour,
         "artifact_sha256": model_ref.sha256,
@@ -172,18 +178,29 @@ def prepare_version(
 # ---------------------------------------------------------------------- the model
 def _serialize(
     model: Any, *, trust: bool, trusted_types: Sequence[str]
-) -> tuple[SerializedModel, Any]:
+) -> tuple[SerializedModel, Any, dict[str, Any]]:
     from watchkeeper.registry._formats import (
         deserialize_model,
         read_model_file,
         serialize_model,
     )
+    from watchkeeper.registry._mlflow import is_mlflow_source, read_mlflow_model
 
+    if is_mlflow_source(model):
+        serialized, origin = read_mlflow_model(model, trust=trust, trusted_types=trusted_types)
+        obj = deserialize_model(serialized.data, serialized.flavour, serialized.trusted_types)
+        return serialized, obj, origin
     if isinstance(model, str | os.PathLike):
+        if Path(os.fspath(model)).is_dir():
+            raise ModelFormatError(
+                f"{os.fspath(model)!r} is a folder but not an MLflow model (it has no MLmodel "
+                "file); watchkeeper reads only .skops, .joblib, .pkl, .pickle model files and "
+                "MLflow model folders."
+            )
         serialized = read_model_file(model, trust=trust, trusted_types=trusted_types)
         obj = deserialize_model(serialized.data, serialized.flavour, serialized.trusted_types)
-        return serialized, obj
-    return serialize_model(model, trust=trust, trusted_types=trusted_types), model
+        return serialized, obj, {}
+    return serialize_model(model, trust=trust, trusted_types=trusted_types), model, {}
 
 
 def _feature_names(
@@ -302,31 +319,44 @@ def _with_outputs(
     frame: pd.DataFrame,
     names: Sequence[str],
     outputs: _Outputs,
+    what: str,
 ) -> tuple[pd.DataFrame, _Outputs]:
     """``frame`` with the model's predictions (and class probabilities) added as columns,
     unless the caller named a prediction column the data already has."""
     if outputs.prediction is not None and outputs.prediction in frame.columns:
         return frame, outputs
     X: Any = frame[list(names)]
-    if info.get("feature_names") is None:
+    if info.get("feature_names") is None and info.get("n_features") is not None:
         X = X.to_numpy()  # fitted on an array: scikit-learn warns when given named columns
     added: dict[str, Any] = {}
     prediction = outputs.prediction or _free_name(PREDICTION_COLUMN, frame)
-    added[prediction] = np.asarray(model.predict(X))
     proba_columns = list(outputs.proba)
     classes = info.get("classes")
-    if info.get("has_predict_proba") and classes is not None:
-        proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-        if proba.ndim == 2 and proba.shape[1] == len(classes):
-            if len(classes) == 2:
-                proba_columns = proba_columns or [_free_name(PROBA_COLUMN, frame)]
-                added[proba_columns[0]] = proba[:, 1]
-            elif len(classes) > 2:
-                proba_columns = proba_columns or [
-                    _free_name(f"{PROBA_COLUMN}_{c}", frame) for c in classes
-                ]
-                for k, column in enumerate(proba_columns):
-                    added[column] = proba[:, k]
+    scored = info.get("has_predict_proba") and classes is not None
+    try:
+        added[prediction] = np.asarray(model.predict(X))
+        proba = np.asarray(model.predict_proba(X), dtype=np.float64) if scored else None
+    except Exception as exc:  # the user's model: any error it raises is about the data
+        raise InvalidInputError(
+            f"The model ({info.get('class')}) failed to score the {what} data: "
+            f"{type(exc).__name__}: {exc}. Check that its input columns have the types the "
+            "model was trained on."
+        ) from exc
+    if (
+        proba is not None
+        and classes is not None
+        and proba.ndim == 2
+        and proba.shape[1] == len(classes)
+    ):
+        if len(classes) == 2:
+            proba_columns = proba_columns or [_free_name(PROBA_COLUMN, frame)]
+            added[proba_columns[0]] = proba[:, 1]
+        elif len(classes) > 2:
+            proba_columns = proba_columns or [
+                _free_name(f"{PROBA_COLUMN}_{c}", frame) for c in classes
+            ]
+            for k, column in enumerate(proba_columns):
+                added[column] = proba[:, k]
     out = frame.assign(**added)
     return out, _Outputs(prediction=prediction, proba=proba_columns)
 
@@ -344,11 +374,12 @@ def _fit_baseline(
     declared: Schema | None,
     target: str | None,
     outputs: _Outputs,
+    id_column: str | None,
 ) -> Baseline:
     from watchkeeper.baseline import Baseline
     from watchkeeper.schema import Schema
 
-    roles = [c for c in (target, outputs.prediction, *outputs.proba) if c is not None]
+    roles = [c for c in (target, outputs.prediction, *outputs.proba, id_column) if c is not None]
     columns = [*names, *[c for c in roles if c not in names]]
     data = reference[columns]
     proba: str | list[str] | None = None
@@ -357,7 +388,7 @@ def _fit_baseline(
     elif outputs.proba:
         proba = list(outputs.proba)
     schema = Schema.infer(
-        data, target=target, prediction=outputs.prediction, prediction_proba=proba
+        data, target=target, prediction=outputs.prediction, prediction_proba=proba, id=id_column
     )
     if declared is not None:
         schema = schema.with_overrides(
@@ -414,15 +445,34 @@ def _put_frame(
     """Store ``frame`` as Parquet; above ``cap`` bytes, a seeded sample of rows that fits."""
     with tempfile.TemporaryDirectory(prefix="watchkeeper-") as tmp:
         path = Path(tmp) / "data.parquet"
-        frame.to_parquet(path, index=False)
+        _to_parquet(frame, path)
         rows = len(frame)
         size = path.stat().st_size
         while size > cap and rows > 1:
             rows = max(1, int(rows * cap / size * 0.9))
             sample = frame.sample(n=rows, random_state=_SAMPLE_SEED).sort_index()
-            sample.to_parquet(path, index=False)
+            _to_parquet(sample, path)
             size = path.stat().st_size
         return _put_path(store, path, prepared), rows
+
+
+def _to_parquet(frame: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+
+    try:
+        frame.to_parquet(path, index=False)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        bad = []
+        for column in frame.columns:
+            try:
+                pa.array(frame[column])
+            except (pa.ArrowException, TypeError, ValueError):
+                bad.append(str(column))
+        where = f"column(s) {', '.join(map(repr, bad))}" if bad else "a column"
+        raise InvalidInputError(
+            f"The data cannot be stored as Parquet: {where} mix value types ({exc}). Clean "
+            "them, or register without storing the data (store_data=False, --no-store-data)."
+        ) from exc
 
 
 def _code_version() -> str | None:

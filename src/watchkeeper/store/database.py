@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
 
 from watchkeeper.errors import InvalidParameterError, SchemaOutOfDateError, StoreError
 
@@ -144,6 +150,13 @@ class Database:
                     "Check that the server is running and reachable, and the URL's user/database."
                 )
             raise StoreError(f"Database {redact_url(self.url)} failed: {cause}. {hint}") from exc
+        except IntegrityError:
+            raise  # the registry tells a lost race (a duplicate name) from a real error
+        except StatementError as exc:
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreError(
+                f"Database {redact_url(self.url)} refused the change: {cause}. Nothing was changed."
+            ) from exc
 
     # ------------------------------------------------------------------ schema
     def current_revision(self) -> str | None:
