@@ -123,7 +123,11 @@ def test_init_register_deploy_rollback_history(files: dict[str, Path], tmp_path:
     out = ok("deploy", "churn", "2", *at, "--reason", "better recall")
     assert out == "churn: production -> version 2 (was 1)\n"
     out = ok("deploy", "churn", "2", *at)
-    assert out == "churn: production already points at version 2; nothing changed\n"
+    assert out.startswith("churn: production already points at version 2 (moved there by ")
+    assert out.endswith(" UTC); nothing changed\n")
+    # Even with the very reason of the move that put it there, a repeat is no move.
+    out = ok("deploy", "churn", "2", *at, "--reason", "better recall")
+    assert "nothing changed" in out
     out = ok("rollback", "churn", *at, "--reason", "complaints")
     assert out == (
         "churn: production rolled back from version 2 to version 1; version 2 is now rejected\n"

@@ -222,10 +222,23 @@ def deploy(
 ) -> None:
     """Point ALIAS (production by default) at VERSION of NAME; recorded in the history."""
     with one_line_errors(), open_project(project) as opened:
-        before = opened.model(name).aliases.get(alias)
+        before = opened.history(name, limit=1)
+        last_id = before[-1].id if before else 0
         event = opened.deploy(name, version, alias, reason=reason)
-    if before == version:
-        typer.echo(f"{name}: {alias} already points at version {version}; nothing changed")
+        # deploy returns the event that put the alias there: this call's, or (if the alias
+        # already pointed at the version, perhaps moved there a moment ago by someone else)
+        # an earlier one.
+        ours = event.id > last_id and (event.actor, event.reason, event.trigger) == (
+            opened.actor,
+            reason,
+            "manual",
+        )
+    if not ours:
+        when = event.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        typer.echo(
+            f"{name}: {alias} already points at version {version} (moved there by "
+            f"{event.actor} at {when}); nothing changed"
+        )
     elif event.from_version is None:
         typer.echo(f"{name}: {alias} -> version {event.to_version} (first deploy)")
     else:
