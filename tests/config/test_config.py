@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -232,12 +233,30 @@ def test_unrelated_watchkeeper_variables_are_ignored(tmp_path: Path) -> None:
         "WATCHKEEPER_PROJECT": "/elsewhere",
         "WATCHKEEPER_ADMIN_TOKEN": "secret",
         "WATCHKEEPER_TEST_DATABASE_URL": "mysql://not-ours",
-        "WATCHKEEPER_DATABASE_BOGUS": "1",
+        "WATCHKEEPER_ACTOR": "ci@runner",
         "watchkeeper_database_url": "mysql://lower-case",
     }
     assert load_config(_project(tmp_path, FULL), environ=environ) == load_config(
         tmp_path, environ={}
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "section", "fields"),
+    [
+        ("WATCHKEEPER_DATABASE_URLL", "database", "busy_timeout_seconds, echo, url"),
+        ("WATCHKEEPER_ARTIFACTS_MAX_BYTES", "artifacts", "max_data_bytes, root, store_data"),
+        ("WATCHKEEPER_SERVE_PORT", "serve", "none yet"),
+    ],
+)
+def test_a_misspelled_override_is_an_error(
+    tmp_path: Path, variable: str, section: str, fields: str
+) -> None:
+    # Like an unknown key in the file: ignoring it would silently keep the default.
+    with pytest.raises(ConfigError, match=rf"{variable} names no setting of section '{section}'"):
+        load_config(_project(tmp_path, ""), environ={variable: "1"})
+    with pytest.raises(ConfigError, match=re.escape(f"(it has {fields})")):
+        load_config(tmp_path, environ={variable: "1"})
 
 
 def test_environ_none_reads_os_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -113,7 +113,9 @@ def _override_variables() -> dict[str, tuple[str, str, bool]]:
 def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, object]]:
     """The overridden fields, each with the variable that sets it and its parsed value."""
     found: dict[tuple[str, str], tuple[str, object]] = {}
-    for variable, (section, field, is_str) in _override_variables().items():
+    known = _override_variables()
+    _refuse_misspelled(environ, known)
+    for variable, (section, field, is_str) in known.items():
         if variable not in environ:
             continue
         raw = environ[variable]
@@ -126,6 +128,31 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[st
             ) from exc
         found[section, field] = (variable, value)
     return found
+
+
+def _refuse_misspelled(
+    environ: Mapping[str, str], known: Mapping[str, tuple[str, str, bool]]
+) -> None:
+    """A ``WATCHKEEPER_<SECTION>_...`` variable that names no field is an error, as an unknown
+    key in the file is (``WATCHKEEPER_DATABASE_URLL`` would otherwise be ignored silently).
+    Variables not starting with a section's name (``WATCHKEEPER_PROJECT``) are not settings."""
+    sections = {name.upper() for name in WatchkeeperConfig.model_fields}
+    for variable in environ:
+        if not variable.startswith(ENV_PREFIX.upper()) or variable in known:
+            continue
+        rest = variable[len(ENV_PREFIX) :]
+        section = next((x for x in sorted(sections) if rest.startswith(f"{x}_")), None)
+        if section is None:
+            continue
+        fields = sorted(
+            v.removeprefix(f"{ENV_PREFIX}{section}_".upper()).lower()
+            for v in known
+            if v.startswith(f"{ENV_PREFIX}{section}_".upper())
+        )
+        raise ConfigError(
+            f"Environment variable {variable} names no setting of section "
+            f"{section.lower()!r} (it has {', '.join(fields) or 'none yet'}); fix or unset it."
+        )
 
 
 def _merge(
