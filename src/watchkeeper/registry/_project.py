@@ -20,6 +20,7 @@ from watchkeeper.errors import (
     ProjectExistsError,
 )
 from watchkeeper.registry._names import check_alias, check_model_name, check_tags, check_text
+from watchkeeper.registry._project_log import ProjectLog
 from watchkeeper.registry._reads import MAX_VERSION, check_version_number
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-class Project:
+class Project(ProjectLog):
     """A watchkeeper project: its configuration, database, artifact store and model registry.
 
     Parameters

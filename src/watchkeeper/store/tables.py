@@ -17,6 +17,11 @@ aliases              which version each alias (``production``, ``challenger``...
 events               the append-only audit history: registrations, alias moves (deploy and
                      rollback, with from, to, trigger, reason, who), status changes; the
                      database refuses UPDATE and DELETE on it
+prediction_batches   the prediction log: one row per group commit (model, version, role,
+                     event-time range), its rows as one Arrow IPC stream
+prediction_keys      one narrow row per served prediction (request id, row, id value, time):
+                     where labels find their predictions; a request id is logged once
+labels               ground truth per (request id, row), with its arrival time
 ==================== ==========================================================================
 """
 
@@ -32,6 +37,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -45,9 +51,12 @@ __all__ = [
     "VERSION_STATUSES",
     "aliases",
     "events",
+    "labels",
     "metadata",
     "model_tags",
     "model_versions",
+    "prediction_batches",
+    "prediction_keys",
     "registered_models",
     "version_tags",
 ]
@@ -173,4 +182,49 @@ aliases = Table(
     Column("event_id", _Id, nullable=False),
     Column("updated_at", _When, nullable=False),
     ForeignKeyConstraint(["event_id"], ["events.id"], name="fk_aliases_event_id_events"),
+)
+
+# ---------------------------------------------------------------------------- prediction log
+# A batch is what one group commit (or one ingested chunk) wrote for one model version and
+# role: its rows as one Arrow IPC stream, so a window of a million predictions reads back as a
+# few hundred blobs, not a million rows (benchmarks/prediction_log_layouts.py).
+prediction_batches = Table(
+    "prediction_batches",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("model_id", _Id, ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("event_time_min", _When, nullable=False),
+    Column("event_time_max", _When, nullable=False),
+    Column("logged_at", _When, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    CheckConstraint("role IN ('served', 'shadow')", name="role_known"),
+    Index(None, "model_id", "event_time_max"),
+)
+
+# One narrow row per served prediction: labels find their predictions here (by request id and
+# row, or by the value of the model's id column), and a request id cannot be logged twice.
+prediction_keys = Table(
+    "prediction_keys",
+    metadata,
+    Column("model_id", _Id, ForeignKey("registered_models.id"), primary_key=True),
+    Column("request_id", String(128), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("key", String(256), nullable=True),
+    Column("event_time", _When, nullable=False),
+    Index(None, "model_id", "key"),
+)
+
+# Ground truth, one row per labelled prediction (request id, row), with its arrival time.
+labels = Table(
+    "labels",
+    metadata,
+    Column("model_id", _Id, ForeignKey("registered_models.id"), primary_key=True),
+    Column("request_id", String(128), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("label", JSON, nullable=False),
+    Column("arrived_at", _When, nullable=False),
+    Index(None, "model_id", "arrived_at"),
 )
