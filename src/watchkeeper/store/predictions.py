@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
 
 from watchkeeper.errors import (
     InvalidInputError,
@@ -205,9 +206,12 @@ class PredictionLog:
         if not batches:
             return
         now = self.clock.now()
-        with self.database.write() as conn:
-            for batch in batches:
-                self._append_one(conn, batch, now)
+        try:
+            with self.database.write() as conn:
+                for batch in batches:
+                    self._append_one(conn, batch, now)
+        except IntegrityError as exc:  # a (request id, row) logged twice; nothing was written
+            raise self._duplicates(batches) from exc
 
     def _append_one(self, conn: Connection, batch: PredictionBatch, now: datetime) -> None:
         import pyarrow.compute as pc
@@ -227,39 +231,42 @@ class PredictionLog:
                 payload=_ipc(table),
             )
         )
-        if batch.role != "served":
-            return  # a shadow row shares its request's key with the served row
-        keys = [
-            {
-                "model_id": model_id,
-                "request_id": request_id,
-                "row": row,
-                "key": key,
-                "event_time": _utc(when),
-            }
-            for request_id, row, key, when in zip(
-                table["request_id"].to_pylist(),
-                table["row"].to_pylist(),
-                table["key"].to_pylist(),
-                table["event_time"].to_pylist(),
-                strict=True,
-            )
-        ]
-        existing = self._existing(conn, model_id, keys)
-        if existing:
-            shown = ", ".join(f"{r}/{w}" for r, w in existing[:5])
-            raise InvalidInputError(
-                f"{len(existing)} prediction(s) of {batch.model!r} were logged before (request "
-                f"id/row {shown}{' ...' if len(existing) > 5 else ''}); request ids are logged "
-                "once."
-            )
-        conn.execute(insert(prediction_keys), keys)
+        if batch.role == "served":  # a shadow row shares its request's key with the served row
+            _insert_keys(conn, model_id, table)
+
+    def _duplicates(self, batches: Sequence[PredictionBatch]) -> InvalidInputError:
+        """The error for an append that logged some (request id, row) twice."""
+        seen: set[tuple[str, str, int]] = set()
+        repeated: list[tuple[str, str, int]] = []
+        for batch in batches:
+            if batch.role != "served":
+                continue
+            for pair in zip(
+                batch.table["request_id"].to_pylist(), batch.table["row"].to_pylist(), strict=True
+            ):
+                item = (batch.model, *pair)
+                if item in seen:
+                    repeated.append(item)
+                seen.add(item)
+        with self.database.read() as conn:
+            by_model: dict[str, list[tuple[str, int]]] = {}
+            for model, rid, row in seen:
+                by_model.setdefault(model, []).append((rid, row))
+            for model, pairs in by_model.items():
+                repeated += [
+                    (model, *p) for p in self._existing(conn, self._model_id(conn, model), pairs)
+                ]
+        shown = ", ".join(f"{m}:{r}/{w}" for m, r, w in sorted(repeated)[:5])
+        return InvalidInputError(
+            f"{len(repeated)} prediction(s) were logged before or twice in one call (model:request "
+            f"id/row {shown}{' ...' if len(repeated) > 5 else ''}); a request id and row are "
+            "logged once. Nothing from this call was logged."
+        )
 
     def _existing(
-        self, conn: Connection, model_id: int, keys: Sequence[Mapping[str, Any]]
+        self, conn: Connection, model_id: int, pairs: Sequence[tuple[str, int]]
     ) -> list[tuple[str, int]]:
         found: list[tuple[str, int]] = []
-        pairs = [(k["request_id"], k["row"]) for k in keys]
         for start in range(0, len(pairs), _IN_CHUNK):
             chunk = pairs[start : start + _IN_CHUNK]
             found += [
@@ -330,13 +337,12 @@ class PredictionLog:
             for version, role, logged_at, payload in conn.execute(query):
                 table = _read_ipc(payload)
                 n = table.num_rows
-                table = table.add_column(0, "version", pa.array([version] * n, pa.int32()))
-                table = table.add_column(1, "role", pa.array([role] * n, pa.string()))
-                table = table.add_column(
-                    2, "logged_at", pa.array([_utc(logged_at)] * n, pa.timestamp("us", "UTC"))
-                )
+                stamp = pa.scalar(_utc(logged_at), pa.timestamp("us", "UTC"))
+                table = table.add_column(0, "version", pa.repeat(pa.scalar(version, pa.int32()), n))
+                table = table.add_column(1, "role", pa.repeat(pa.scalar(role, pa.string()), n))
+                table = table.add_column(2, "logged_at", pa.repeat(stamp, n))
                 tables.append(table)
-            label_rows = self._labels(conn, model_id) if with_labels else None
+            label_rows = self._labels(conn, model_id, since, until) if with_labels else None
         if not tables:
             return self._empty(with_labels)
         table = pa.concat_tables(tables, promote_options="permissive")
@@ -355,15 +361,36 @@ class PredictionLog:
             frame = frame.merge(label_rows, on=["request_id", "row"], how="left")
         return frame
 
-    def _labels(self, conn: Connection, model_id: int) -> pd.DataFrame:
+    def _labels(
+        self,
+        conn: Connection,
+        model_id: int,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> pd.DataFrame:
+        """The labels of the predictions in the window (by the predictions' event time)."""
         import pandas as pd
+        from sqlalchemy import Text, type_coerce
 
-        rows = conn.execute(
-            select(labels.c.request_id, labels.c.row, labels.c.label, labels.c.arrived_at).where(
-                labels.c.model_id == model_id
-            )
-        ).all()
-        frame = pd.DataFrame(rows, columns=["request_id", "row", "label", "label_arrived_at"])
+        query = select(
+            labels.c.request_id,
+            labels.c.row,
+            type_coerce(labels.c.label, Text).label("label"),
+            # As the driver returns it (text on SQLite): parsed below in one vectorized call.
+            type_coerce(labels.c.arrived_at, Text).label("arrived_at"),
+        ).where(labels.c.model_id == model_id)
+        if since is not None:
+            query = query.where(labels.c.event_time >= _utc(since))
+        if until is not None:
+            query = query.where(labels.c.event_time < _utc(until))
+        names = ["request_id", "row", "label", "label_arrived_at"]
+        columns = list(zip(*conn.execute(query).all(), strict=True)) or [()] * len(names)
+        # Columns, not Row objects: pandas inspects each Row at length.
+        frame = pd.DataFrame(dict(zip(names, map(list, columns), strict=True)))
+        if conn.dialect.name == "sqlite":
+            # JSON text as stored, except that SQLite's numeric affinity for a JSON column has
+            # already turned numbers back into numbers. (PostgreSQL's driver decodes JSON.)
+            frame["label"] = [json.loads(v) if isinstance(v, str) else v for v in frame["label"]]
         frame["row"] = frame["row"].astype("int32")
         frame["label_arrived_at"] = pd.to_datetime(frame["label_arrived_at"], utc=True)
         return frame
@@ -391,7 +418,8 @@ class PredictionLog:
         now = self.clock.now()
         with self.database.write() as conn:
             model_id = self._model_id(conn, model)
-            matches = self._match(conn, model_id, parsed)
+            times: dict[tuple[str, int], datetime] = {}
+            matches = self._match(conn, model_id, parsed, times)
             unknown = [item[0] for item, found in zip(parsed, matches, strict=True) if not found]
             wanted: dict[tuple[str, int], Any] = {}
             for (ident, _, label), found in zip(parsed, matches, strict=True):
@@ -421,6 +449,7 @@ class PredictionLog:
                     "request_id": rid,
                     "row": row,
                     "label": label,
+                    "event_time": times[(rid, row)],
                     "arrived_at": now,
                 }
                 for (rid, row), label in wanted.items()
@@ -433,26 +462,40 @@ class PredictionLog:
         )
 
     def _match(
-        self, conn: Connection, model_id: int, parsed: Sequence[tuple[Any, int | None, Any]]
+        self,
+        conn: Connection,
+        model_id: int,
+        parsed: Sequence[tuple[Any, int | None, Any]],
+        times: dict[tuple[str, int], datetime],
     ) -> list[list[tuple[str, int]]]:
+        """The (request id, row) pairs each label names; ``times`` gets their event times."""
         ids = sorted({str(ident) for ident, _, _ in parsed})
         by_request: dict[str, list[int]] = {}
         by_key: dict[str, list[tuple[str, int]]] = {}
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
             for r in conn.execute(
-                select(prediction_keys.c.request_id, prediction_keys.c.row).where(
+                select(
+                    prediction_keys.c.request_id,
+                    prediction_keys.c.row,
+                    prediction_keys.c.event_time,
+                ).where(
                     (prediction_keys.c.model_id == model_id)
                     & prediction_keys.c.request_id.in_(chunk)
                 )
             ):
                 by_request.setdefault(r.request_id, []).append(int(r.row))
+                times[(r.request_id, int(r.row))] = _utc(r.event_time)
             for k in conn.execute(
                 select(
-                    prediction_keys.c.key, prediction_keys.c.request_id, prediction_keys.c.row
+                    prediction_keys.c.key,
+                    prediction_keys.c.request_id,
+                    prediction_keys.c.row,
+                    prediction_keys.c.event_time,
                 ).where((prediction_keys.c.model_id == model_id) & prediction_keys.c.key.in_(chunk))
             ):
                 by_key.setdefault(k.key, []).append((k.request_id, int(k.row)))
+                times[(k.request_id, int(k.row))] = _utc(k.event_time)
         out: list[list[tuple[str, int]]] = []
         for ident, row, _ in parsed:
             text = str(ident)
@@ -500,22 +543,25 @@ class PredictionLog:
                 .order_by(prediction_batches.c.id)
             ).all()
             groups: list[list[Any]] = []
+            group_rows = 0
             for row in rows:
                 last = groups[-1] if groups else None
                 if (
                     last is not None
                     and (last[0].version, last[0].role) == (row.version, row.role)
-                    and sum(r.n_rows for r in last) + row.n_rows <= target_rows
+                    and group_rows + row.n_rows <= target_rows
                 ):
                     last.append(row)
+                    group_rows += row.n_rows
                 else:
                     groups.append([row])
+                    group_rows = row.n_rows
             for group in groups:
                 if len(group) == 1:
                     continue
                 table = pa.concat_tables(
                     [_read_ipc(r.payload) for r in group], promote_options="permissive"
-                )
+                ).combine_chunks()  # one record batch: reading many tiny ones is the slow part
                 times = table["event_time"]
                 conn.execute(
                     delete(prediction_batches).where(
@@ -536,6 +582,34 @@ class PredictionLog:
                     )
                 )
         return len(rows), len(groups)
+
+
+def _insert_keys(conn: Connection, model_id: int, table: pa.Table) -> None:
+    """One ``prediction_keys`` row per row of ``table``, through the driver: COPY on
+    PostgreSQL, a prepared executemany on SQLite (per-row parameter handling in SQLAlchemy
+    would cost more than the rest of the append)."""
+    import pyarrow.compute as pc
+
+    ids = table["request_id"].to_pylist()
+    rows = table["row"].to_pylist()
+    keys = table["key"].to_pylist()
+    columns = '(model_id, request_id, "row", key, event_time)'
+    if conn.dialect.name == "postgresql":
+        times = table["event_time"].to_pylist()
+        driver = conn.connection.driver_connection
+        with (
+            driver.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(f"COPY prediction_keys {columns} FROM STDIN") as copy,
+        ):
+            for record in zip(ids, rows, keys, times, strict=True):
+                copy.write_row((model_id, *record))
+        return
+    # SQLAlchemy's SQLite DateTime text format, so these compare with what it writes.
+    times = pc.strftime(table["event_time"], format="%Y-%m-%d %H:%M:%S").to_pylist()
+    conn.exec_driver_sql(
+        f"INSERT INTO prediction_keys {columns} VALUES (?, ?, ?, ?, ?)",
+        [(model_id, *record) for record in zip(ids, rows, keys, times, strict=True)],
+    )
 
 
 def _parse_label(index: int, item: Mapping[str, Any]) -> tuple[Any, int | None, Any]:

@@ -217,7 +217,8 @@ prediction_keys = Table(
     Index(None, "model_id", "key"),
 )
 
-# Ground truth, one row per labelled prediction (request id, row), with its arrival time.
+# Ground truth, one row per labelled prediction (request id, row): the prediction's event time
+# (windows read their labels by it) and the label's arrival time.
 labels = Table(
     "labels",
     metadata,
@@ -225,6 +226,8 @@ labels = Table(
     Column("request_id", String(128), primary_key=True),
     Column("row", Integer, primary_key=True),
     Column("label", JSON, nullable=False),
+    Column("event_time", _When, nullable=False),  # the prediction's, to read windows fast
     Column("arrived_at", _When, nullable=False),
+    Index(None, "model_id", "event_time"),
     Index(None, "model_id", "arrived_at"),
 )

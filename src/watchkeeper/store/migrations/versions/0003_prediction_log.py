@@ -66,12 +66,14 @@ def upgrade() -> None:
         sa.Column("request_id", sa.String(128), nullable=False),
         sa.Column("row", sa.Integer, nullable=False),
         sa.Column("label", sa.JSON, nullable=False),
+        sa.Column("event_time", _When, nullable=False),
         sa.Column("arrived_at", _When, nullable=False),
         sa.PrimaryKeyConstraint("model_id", "request_id", "row", name="pk_labels"),
         sa.ForeignKeyConstraint(
             ["model_id"], ["registered_models.id"], name="fk_labels_model_id_registered_models"
         ),
     )
+    op.create_index("ix_labels_model_id_event_time", "labels", ["model_id", "event_time"])
     op.create_index("ix_labels_model_id_arrived_at", "labels", ["model_id", "arrived_at"])
 
 
