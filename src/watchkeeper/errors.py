@@ -29,7 +29,8 @@ code that expects a ``ValueError`` or ``LookupError`` keeps working::
         ├── InvalidNameError (ValueError)     a model, alias or tag name breaks the name pattern
         ├── ModelNotFoundError (LookupError)  no registered model, version or alias by that name
         ├── VersionStatusError (ValueError)   the version's status forbids the operation
-        └── RollbackError (ValueError)        there is nothing (or no such version) to roll back to
+        ├── RollbackError (ValueError)        there is nothing (or no such version) to roll back to
+        └── LabelConflictError (ValueError)   a label contradicts one already recorded
 
     WatchkeeperWarning (UserWarning)
     └── SmallSampleWarning                    a result rests on very few rows
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidNameError",
     "InvalidParameterError",
+    "LabelConflictError",
     "MixedTypeColumnError",
     "ModelFormatError",
     "ModelNotFoundError",
@@ -185,6 +187,13 @@ class VersionStatusError(RegistryError, ValueError):
 
 class RollbackError(RegistryError, ValueError):
     """There is nothing to roll back to, or the version asked for never held the alias."""
+
+
+class LabelConflictError(RegistryError, ValueError):
+    """A label contradicts one already recorded for the same prediction; nothing was stored.
+
+    Labels are ground truth: an identical one is accepted again, a different one is refused.
+    """
 
 
 class WatchkeeperWarning(UserWarning):

@@ -9,6 +9,7 @@ import typer
 
 from watchkeeper._version import __version__
 from watchkeeper.cli._baseline import baseline_app
+from watchkeeper.cli._log import labels_app, log_app
 from watchkeeper.cli._output import FailOn, OutputFormat, emit, fail, failed
 from watchkeeper.cli._params import PredictionOpt, ProbaOpt, SchemaOpt, TargetOpt
 from watchkeeper.cli._project_cmds import db_app, init
@@ -327,6 +328,10 @@ app.command()(rollback)
 app.command()(history)
 app.add_typer(models_app)
 app.add_typer(db_app)
+
+# The prediction log and its labels.
+app.add_typer(log_app)
+app.add_typer(labels_app)
 
 
 def main() -> None:

@@ -33,8 +33,8 @@ from sqlalchemy.exc import IntegrityError
 from watchkeeper.errors import (
     InvalidInputError,
     InvalidParameterError,
+    LabelConflictError,
     ModelNotFoundError,
-    RegistryError,
 )
 from watchkeeper.store.tables import labels, prediction_batches, prediction_keys, registered_models
 
@@ -57,10 +57,6 @@ __all__ = [
 ROLES = ("served", "shadow")
 KEY_COLUMNS = ("request_id", "row", "key", "event_time")
 _IN_CHUNK = 500  # ids per IN (...) lookup
-
-
-class LabelConflictError(RegistryError, ValueError):
-    """A label contradicts one already recorded for the same prediction (nothing was stored)."""
 
 
 @dataclass(frozen=True)
@@ -392,6 +388,8 @@ class PredictionLog:
             # already turned numbers back into numbers. (PostgreSQL's driver decodes JSON.)
             frame["label"] = [json.loads(v) if isinstance(v, str) else v for v in frame["label"]]
         frame["row"] = frame["row"].astype("int32")
+        # Nullable dtypes, so that integer labels stay integers where some rows have none.
+        frame["label"] = frame["label"].convert_dtypes()
         frame["label_arrived_at"] = pd.to_datetime(frame["label_arrived_at"], utc=True)
         return frame
 
