@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from watchkeeper.errors import (
     InvalidInputError,
@@ -595,12 +595,19 @@ def _insert_keys(conn: Connection, model_id: int, table: pa.Table) -> None:
     if conn.dialect.name == "postgresql":
         times = table["event_time"].to_pylist()
         driver = conn.connection.driver_connection
-        with (
-            driver.cursor() as cursor,  # type: ignore[union-attr]
-            cursor.copy(f"COPY prediction_keys {columns} FROM STDIN") as copy,
-        ):
-            for record in zip(ids, rows, keys, times, strict=True):
-                copy.write_row((model_id, *record))
+        statement = f"COPY prediction_keys {columns} FROM STDIN"
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            with (
+                driver.cursor() as cursor,  # type: ignore[union-attr]
+                cursor.copy(statement) as copy,
+            ):
+                for record in zip(ids, rows, keys, times, strict=True):
+                    copy.write_row((model_id, *record))
+        except dbapi.Error as exc:
+            # As SQLAlchemy raises its own statements' errors (IntegrityError for a duplicate),
+            # so the callers' handlers see the same types on both databases.
+            raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
         return
     # SQLAlchemy's SQLite DateTime text format, so these compare with what it writes.
     times = pc.strftime(table["event_time"], format="%Y-%m-%d %H:%M:%S").to_pylist()

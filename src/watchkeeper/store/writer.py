@@ -1,15 +1,13 @@
 """Group commit: the server's durable path into the prediction log.
 
 A response is sent only after its rows are committed, so an acknowledged prediction survives
-``kill -9`` of the server. Committing every request on its own would cost one transaction
-(and, on PostgreSQL, one WAL flush) per request; instead one writer thread gathers the
-batches of concurrent requests and commits them together (*group commit*): it waits for a
-first batch, keeps collecting until ``max_delay`` seconds have passed since that batch was
-queued or ``max_rows`` rows are gathered, writes the group with
+``kill -9`` of the server. Rather than one transaction (and WAL flush) per request, one writer
+thread commits the batches of concurrent requests together (*group commit*): it waits for a
+first batch, collects until ``max_delay`` seconds have passed since that batch was queued or
+``max_rows`` rows are gathered, writes the group with
 :meth:`~watchkeeper.store.predictions.PredictionLog.append` in one transaction, and only then
-resolves the futures of its batches. Under load the queue fills while a group commits, so the
-next group goes out at once and the number of transactions grows much more slowly than the
-number of requests.
+resolves the batches' futures. Under load the queue fills while a group commits, so the next
+group goes out at once: transactions grow much more slowly than requests.
 
 One bad batch does not sink its group: when the group's transaction fails, each of its batches
 is retried in a transaction of its own, so only the batches that cannot be written (a request
@@ -26,8 +24,8 @@ What "committed" guarantees depends on the database:
   crash or power loss may lose the last transactions (the database stays consistent).
 * **PostgreSQL** follows its ``synchronous_commit`` setting. With the default (``on``) a commit
   returns after its WAL is flushed to disk, so it survives a crash of the client, of the
-  server and of the machine; with ``off`` a server crash may lose the last few hundred
-  milliseconds of commits (a client crash never loses a committed transaction).
+  server and of the machine; with ``off`` a server crash may lose the commits of the last
+  three ``wal_writer_delay`` (0.6 s by default). A client crash never loses a commit.
 
 ``durability="async"`` trades that guarantee for latency: a batch's future resolves as soon as
 the batch is queued and the writer commits it in the background, so a crash loses whatever was
@@ -137,12 +135,7 @@ class GroupCommitWriter:
         max_queue: int = 10_000,
         durability: Literal["sync", "async"] = "sync",
     ) -> None:
-        if (
-            isinstance(max_delay, bool)
-            or not isinstance(max_delay, int | float)
-            or not math.isfinite(max_delay)
-            or max_delay < 0
-        ):
+        if not _seconds(max_delay):
             raise InvalidParameterError(
                 "The 'max_delay' parameter of GroupCommitWriter must be a finite number of "
                 f"seconds >= 0. Got {max_delay!r} instead."
@@ -207,9 +200,9 @@ class GroupCommitWriter:
             The queue was not flushed within ``timeout`` seconds (the thread goes on writing
             while the process lives; call ``close`` again to wait longer).
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        if not _seconds(timeout):
             raise InvalidParameterError(
-                f"close() needs a timeout in seconds >= 0. Got {timeout!r} instead."
+                f"close() needs a finite timeout in seconds >= 0. Got {timeout!r} instead."
             )
         with self._cond:
             self._closed = True
@@ -217,6 +210,8 @@ class GroupCommitWriter:
                 self._thread = self._spawn()
             thread = self._thread
             self._cond.notify_all()
+        if thread is threading.current_thread():
+            return  # called from a future's callback: the thread ends once the queue is empty
         thread.join(timeout)
         if thread.is_alive():
             raise StoreError(
@@ -278,7 +273,8 @@ class GroupCommitWriter:
         """Submit ``batch`` and wait, without blocking the event loop, until it is committed.
 
         Raises what :meth:`submit` raises, and whatever prevented the batch from being
-        written. If the awaiting task is cancelled the batch may still be written.
+        written. Cancelling the awaiting task drops the batch only if the writer has not taken
+        it into a group yet.
         """
         await asyncio.wrap_future(self.submit(batch))
 
@@ -389,6 +385,16 @@ class GroupCommitWriter:
                 exc,
             )
         pending.future.set_exception(exc)
+
+
+def _seconds(value: object) -> bool:
+    """Whether ``value`` is a finite, non-negative number of seconds."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 def _unavailable(exc: BaseException) -> bool:
