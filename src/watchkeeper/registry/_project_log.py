@@ -82,8 +82,9 @@ class ProjectLog:
             raise InvalidInputError("There are no rows to log.")
         outputs = _outputs(record)
         values: dict[str, Any] = {c: data[c].to_numpy() for c in outputs if c in data.columns}
-        if len(values) < len(outputs):
-            values.update(self._score(record, data[inputs], outputs))
+        if len(values) < len(outputs):  # compute only those the data lacks
+            computed = self._score(record, data[inputs], outputs)
+            values.update({k: v for k, v in computed.items() if k not in values})
         if event_time_col is not None:
             if event_time_col not in data.columns:
                 raise InvalidInputError(f"The data has no event-time column {event_time_col!r}.")
@@ -200,7 +201,7 @@ class ProjectLog:
     ) -> pd.DataFrame:
         """A window of ``name``'s logged predictions (see
         :meth:`~watchkeeper.store.predictions.PredictionLog.read`)."""
-        if since is not None and until is not None and since >= until:
+        if since is not None and until is not None and _as_utc(since) >= _as_utc(until):
             raise InvalidParameterError(f"since ({since}) must be before until ({until}).")
         return self.log.read(
             name,
@@ -221,3 +222,9 @@ def _outputs(record: ModelVersion) -> list[str]:
 def _plain(value: Any) -> Any:
     item = getattr(value, "item", None)
     return item() if callable(item) else value
+
+
+def _as_utc(when: datetime) -> datetime:
+    from datetime import UTC
+
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

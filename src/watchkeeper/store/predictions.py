@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from watchkeeper.errors import (
@@ -137,7 +137,10 @@ def make_batch(
         ),
         "event_time": pa.array(times.to_numpy(dtype="datetime64[us]"), pa.timestamp("us", "UTC")),
     }
-    for name, values in (("ids", ids), ("rows", row_numbers), ("event times", times)):
+    checked: list[tuple[str, Any]] = [("ids", ids), ("rows", row_numbers), ("event times", times)]
+    if keys is not None:
+        checked.append(("keys", keys))
+    for name, values in checked:
         if len(values) != n:
             raise InvalidInputError(f"{len(values)} {name} for {n} rows.")
     table = pa.Table.from_pydict(columns)
@@ -262,18 +265,20 @@ class PredictionLog:
     def _existing(
         self, conn: Connection, model_id: int, pairs: Sequence[tuple[str, int]]
     ) -> list[tuple[str, int]]:
+        wanted = set(pairs)
         found: list[tuple[str, int]] = []
-        for start in range(0, len(pairs), _IN_CHUNK):
-            chunk = pairs[start : start + _IN_CHUNK]
-            found += [
-                (r.request_id, r.row)
-                for r in conn.execute(
-                    select(prediction_keys.c.request_id, prediction_keys.c.row).where(
-                        (prediction_keys.c.model_id == model_id)
-                        & tuple_(prediction_keys.c.request_id, prediction_keys.c.row).in_(chunk)
-                    )
+        # By request id, then filtered here: a (request_id, row) IN list makes PostgreSQL test
+        # every row against the whole list.
+        request_ids = sorted({rid for rid, _ in wanted})
+        for start in range(0, len(request_ids), _IN_CHUNK):
+            for r in conn.execute(
+                select(prediction_keys.c.request_id, prediction_keys.c.row).where(
+                    (prediction_keys.c.model_id == model_id)
+                    & prediction_keys.c.request_id.in_(request_ids[start : start + _IN_CHUNK])
                 )
-            ]
+            ):
+                if (r.request_id, int(r.row)) in wanted:
+                    found.append((r.request_id, int(r.row)))
         return found
 
     def _model_id(self, conn: Connection, name: str) -> int:
@@ -422,7 +427,7 @@ class PredictionLog:
             wanted: dict[tuple[str, int], Any] = {}
             for (ident, _, label), found in zip(parsed, matches, strict=True):
                 for pair in found:
-                    if pair in wanted and wanted[pair] != label:
+                    if pair in wanted and not _same(wanted[pair], label):
                         raise LabelConflictError(
                             f"Two labels for request {pair[0]!r} row {pair[1]} in one call "
                             f"({wanted[pair]!r} and {label!r}, the second for id {ident!r})."
@@ -432,7 +437,7 @@ class PredictionLog:
             conflicts = [
                 (pair, stored[pair], label)
                 for pair, label in wanted.items()
-                if pair in stored and stored[pair] != label
+                if pair in stored and not _same(stored[pair], label)
             ]
             if conflicts:
                 (rid, row), old, new = conflicts[0]
@@ -506,16 +511,18 @@ class PredictionLog:
     def _stored_labels(
         self, conn: Connection, model_id: int, pairs: Sequence[tuple[str, int]]
     ) -> dict[tuple[str, int], Any]:
+        wanted = set(pairs)
         stored: dict[tuple[str, int], Any] = {}
-        for start in range(0, len(pairs), _IN_CHUNK):
-            chunk = pairs[start : start + _IN_CHUNK]
+        request_ids = sorted({rid for rid, _ in wanted})  # see _existing
+        for start in range(0, len(request_ids), _IN_CHUNK):
             for r in conn.execute(
                 select(labels.c.request_id, labels.c.row, labels.c.label).where(
                     (labels.c.model_id == model_id)
-                    & tuple_(labels.c.request_id, labels.c.row).in_(chunk)
+                    & labels.c.request_id.in_(request_ids[start : start + _IN_CHUNK])
                 )
             ):
-                stored[(r.request_id, int(r.row))] = r.label
+                if (r.request_id, int(r.row)) in wanted:
+                    stored[(r.request_id, int(r.row))] = r.label
         return stored
 
     # ------------------------------------------------------------------ upkeep
@@ -525,8 +532,8 @@ class PredictionLog:
 
         Reading cost grows with the number of batches (about 100 µs each), and a quiet server
         commits a few rows at a time; compacting keeps a window's read time proportional to
-        its rows. Rows, their order and their logging times are kept (a merged batch takes
-        the latest ``logged_at`` of its parts).
+        its rows. Rows and their order are kept; each row's ``logged_at`` becomes its merged
+        batch's latest.
         """
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -580,6 +587,11 @@ class PredictionLog:
                     )
                 )
         return len(rows), len(groups)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Labels are equal when their JSON is (so True is not 1, and 1 is 1.0)."""
+    return bool(a == b and isinstance(a, bool) == isinstance(b, bool))
 
 
 def _insert_keys(conn: Connection, model_id: int, table: pa.Table) -> None:

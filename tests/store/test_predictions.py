@@ -1,0 +1,801 @@
+"""The prediction log (``watchkeeper.store.predictions``) through ``Project``: logging, windows,
+versions and roles, duplicate request ids, late labels and compaction, on SQLite and PostgreSQL.
+
+Every expectation is computed independently of the log: from the source frame with pandas, and
+from the churn model's own ``predict``/``predict_proba``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from watchkeeper.clock import SimulatedClock
+from watchkeeper.datasets import CHURN_FEATURES, churn, train_churn_model
+from watchkeeper.errors import (
+    InvalidInputError,
+    InvalidParameterError,
+    ModelNotFoundError,
+    RegistryError,
+)
+from watchkeeper.registry import Project
+from watchkeeper.store.predictions import (
+    KEY_COLUMNS,
+    LabelConflictError,
+    LabelResult,
+    make_batch,
+)
+from watchkeeper.store.tables import labels as labels_table
+from watchkeeper.store.tables import prediction_batches
+
+FEATURES = list(CHURN_FEATURES)
+START = datetime(2024, 3, 1, tzinfo=UTC)
+LOG_COLUMNS = ["version", "role", "logged_at", *KEY_COLUMNS]
+
+
+# ---------------------------------------------------------------------- fixtures and helpers
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    return churn(2_000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def models(reference: pd.DataFrame) -> tuple[Any, Any]:
+    """Two distinct churn pipelines (v1 and, where a test registers it, v2)."""
+    return train_churn_model(reference), train_churn_model(reference, C=0.01)
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(START)
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    database_url: str,
+    clock: SimulatedClock,
+    reference: pd.DataFrame,
+    models: tuple[Any, Any],
+) -> Iterator[Project]:
+    """A project on each backend with ``churn`` v1 registered and deployed to production."""
+    with Project.init(tmp_path / "p", database_url=database_url, clock=clock) as opened:
+        opened.register(
+            "churn", models[0], reference=reference.head(500), target="churned", id="customer_id"
+        )
+        opened.deploy("churn", 1)
+        yield opened
+
+
+def _register_v2(project: Project, reference: pd.DataFrame, models: tuple[Any, Any]) -> None:
+    record = project.register(
+        "churn", models[1], reference=reference.head(500), target="churned", id="customer_id"
+    )
+    assert record.version == 2
+
+
+def _utc_times(frame: pd.DataFrame) -> pd.Series:
+    """The source frame's (naive, whole-second) event times as the log stores them: UTC, µs."""
+    times: pd.Series = frame["event_time"].dt.tz_localize("UTC").dt.as_unit("us")
+    return times
+
+
+def _expected_keys(
+    frame: pd.DataFrame, since: datetime | None, until: datetime | None
+) -> list[str]:
+    """customer_id of the rows of ``frame`` (in its order) with since <= event_time < until."""
+    times = _utc_times(frame)
+    mask = pd.Series(True, index=frame.index)
+    if since is not None:
+        mask &= times >= pd.Timestamp(since)
+    if until is not None:
+        mask &= times < pd.Timestamp(until)
+    return frame.loc[mask, "customer_id"].tolist()
+
+
+def _constant_outputs(n: int, prediction: int = 0, proba: float = 0.5) -> dict[str, Any]:
+    return {"prediction": np.full(n, prediction), "prediction_proba": np.full(n, proba)}
+
+
+def _n_batches(project: Project) -> int:
+    with project.database.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(prediction_batches)).scalar_one())
+
+
+def _n_labels(project: Project) -> int:
+    with project.database.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(labels_table)).scalar_one())
+
+
+def _labels_by_key(project: Project, **read: Any) -> dict[str, Any]:
+    """{key: label} of every labelled row of the log."""
+    out = project.read_log("churn", with_labels=True, **read)
+    got = out.loc[out["label"].notna(), ["key", "label"]]
+    return dict(zip(got["key"], got["label"], strict=True))
+
+
+# ---------------------------------------------------------------------- logging and reading
+def test_log_predictions_round_trip(
+    project: Project, models: tuple[Any, Any], clock: SimulatedClock
+) -> None:
+    frame = churn(3_000, seed=3)
+    clock.advance(timedelta(hours=5))
+    assert project.log_predictions("churn", frame, event_time_col="event_time") == 3_000
+    out = project.read_log("churn")
+
+    assert len(out) == 3_000
+    assert list(out.columns) == [*LOG_COLUMNS, *FEATURES, "prediction", "prediction_proba"]
+    # The inputs come back exactly (same dtypes too: str, int64, float64, bool; NaN kept).
+    pd.testing.assert_frame_equal(out[FEATURES], frame[FEATURES])
+    # The outputs were computed with the registered model (skops round trip): identical values.
+    np.testing.assert_array_equal(out["prediction"], models[0].predict(frame[FEATURES]))
+    np.testing.assert_array_equal(
+        out["prediction_proba"], models[0].predict_proba(frame[FEATURES])[:, 1]
+    )
+    # Event times are stored in UTC at microsecond resolution (the source is naive, ns).
+    pd.testing.assert_series_equal(out["event_time"], _utc_times(frame), check_names=False)
+    assert out["key"].tolist() == frame["customer_id"].tolist()
+    assert out["row"].tolist() == list(range(3_000))
+    assert out["row"].dtype == np.int32
+    (request_id,) = out["request_id"].unique()
+    assert request_id.startswith("batch-")
+    assert len(request_id) == len("batch-") + 32
+    assert (out["version"] == 1).all()
+    assert out["version"].dtype == np.int32
+    assert (out["role"] == "served").all()
+    assert (out["logged_at"] == pd.Timestamp(START + timedelta(hours=5))).all()
+
+
+def test_outputs_in_the_frame_are_taken_as_given(project: Project, clock: SimulatedClock) -> None:
+    frame = churn(40, seed=4)
+    frame["prediction"] = 7
+    frame["prediction_proba"] = 0.125
+    clock.advance(timedelta(minutes=3))
+    project.log_predictions("churn", frame, request_id="given")
+    out = project.read_log("churn")
+    assert out["prediction"].tolist() == [7] * 40
+    assert out["prediction_proba"].tolist() == [0.125] * 40
+    assert (out["request_id"] == "given").all()
+    # Without event_time_col every row's event time is the clock's time.
+    assert (out["event_time"] == pd.Timestamp(clock.now())).all()
+    # Columns that are neither inputs nor outputs (target, id, the dataset's own scores) are
+    # not logged; the id column is the key.
+    assert not {"churned", "churn_score", "churn_pred", "customer_id", "city"} & set(out.columns)
+
+
+def test_a_given_output_is_kept_when_another_is_computed(
+    project: Project, models: tuple[Any, Any]
+) -> None:
+    frame = churn(30, seed=4)
+    frame["prediction"] = 7
+    project.log_predictions("churn", frame, request_id="half-given")
+    out = project.read_log("churn")
+    np.testing.assert_array_equal(
+        out["prediction_proba"], models[0].predict_proba(frame[FEATURES])[:, 1]
+    )
+    assert out["prediction"].tolist() == [7] * 30
+
+
+@pytest.mark.parametrize("layout", ["sorted", "shuffled"])
+def test_windows_select_exactly_since_inclusive_until_exclusive(
+    project: Project, layout: str
+) -> None:
+    frame = churn(3_000, seed=3)
+    if layout == "shuffled":  # every batch spans the whole month: rows are filtered in batches
+        frame = frame.sample(frac=1.0, random_state=11).reset_index(drop=True)
+    for start in range(0, 3_000, 750):  # four batches; sorted: disjoint event-time ranges
+        project.log_predictions(
+            "churn", frame.iloc[start : start + 750], event_time_col="event_time"
+        )
+    times = sorted(_utc_times(frame))
+    t = [ts.to_pydatetime() for ts in times]
+    us = timedelta(microseconds=1)
+    windows: list[tuple[datetime | None, datetime | None]] = [
+        (None, None),
+        (t[750], None),
+        (None, t[1500]),
+        (t[750], t[1500]),  # exactly the batch boundaries (sorted)
+        (t[749], t[751]),  # straddles a boundary
+        (t[100] + us, t[2900]),
+        (t[2999], None),  # the last instant alone
+        (t[0] - timedelta(days=1), t[0]),  # before everything: empty
+        (t[2999] + us, t[2999] + timedelta(days=1)),  # after everything: empty
+    ]
+    for since, until in windows:
+        out = project.read_log("churn", since=since, until=until)
+        expected = _expected_keys(frame, since, until)
+        assert out["key"].tolist() == expected, (since, until)
+        if expected:
+            assert out["event_time"].min() >= pd.Timestamp(since or t[0])
+            if until is not None:
+                assert out["event_time"].max() < pd.Timestamp(until)
+    assert len(_expected_keys(frame, t[750], t[1500])) >= 750  # non-trivial windows
+    assert _expected_keys(frame, t[0] - timedelta(days=1), t[0]) == []
+    # Naive datetimes are taken as UTC.
+    naive = project.read_log(
+        "churn", since=t[750].replace(tzinfo=None), until=t[1500].replace(tzinfo=None)
+    )
+    assert naive["key"].tolist() == _expected_keys(frame, t[750], t[1500])
+
+
+def test_more_than_50000_rows_are_logged_in_chunks(project: Project) -> None:
+    frame = churn(50_500, seed=5).sample(frac=1.0, random_state=5).reset_index(drop=True)
+    frame["prediction"] = np.arange(50_500) % 2
+    frame["prediction_proba"] = np.linspace(0.0, 1.0, 50_500)
+    assert project.log_predictions("churn", frame, event_time_col="event_time") == 50_500
+    with project.database.read() as conn:
+        sizes = conn.execute(
+            select(prediction_batches.c.n_rows).order_by(prediction_batches.c.id)
+        ).all()
+    assert [s.n_rows for s in sizes] == [50_000, 500]  # one call, two chunks
+
+    out = project.read_log("churn")
+    assert out["key"].tolist() == frame["customer_id"].tolist()
+    assert out["row"].tolist() == list(range(50_500))  # rows keep counting across chunks
+    assert out["request_id"].nunique() == 1
+    np.testing.assert_array_equal(out["prediction_proba"], frame["prediction_proba"])
+    t = sorted(_utc_times(frame))
+    for since, until in [(t[20_000], t[40_000]), (t[50_400], None), (None, t[77])]:
+        window = project.read_log("churn", since=since, until=until)
+        assert window["key"].tolist() == _expected_keys(frame, since, until)
+
+
+# ---------------------------------------------------------------------- versions and roles
+def test_versions_and_roles(
+    project: Project, reference: pd.DataFrame, models: tuple[Any, Any]
+) -> None:
+    _register_v2(project, reference, models)
+    served = churn(300, seed=6)
+    project.log_predictions("churn", served, event_time_col="event_time", request_id="req-1")
+    shadow_proba = models[1].predict_proba(served[FEATURES])[:, 1]
+    shadow = make_batch(
+        "churn",
+        2,
+        served[FEATURES],
+        {
+            "prediction": models[1].predict(served[FEATURES]),
+            "prediction_proba": shadow_proba,
+            "shadow_only": np.arange(300, dtype=np.float64),
+        },
+        request_id="req-1",  # a shadow row shares its request with the served row
+        event_time=served["event_time"],
+        keys=served["customer_id"].tolist(),
+        role="shadow",
+    )
+    project.log.append([shadow])
+
+    default = project.read_log("churn")
+    assert len(default) == 300
+    assert set(default["role"]) == {"served"}
+    assert set(default["version"]) == {1}
+    np.testing.assert_array_equal(
+        default["prediction_proba"], models[0].predict_proba(served[FEATURES])[:, 1]
+    )
+    assert "shadow_only" not in default.columns
+
+    both = project.read_log("churn", roles=("served", "shadow"))
+    assert both["role"].tolist() == ["served"] * 300 + ["shadow"] * 300  # logging order
+    assert both["version"].tolist() == [1] * 300 + [2] * 300
+    assert both["key"].tolist() == served["customer_id"].tolist() * 2
+    np.testing.assert_array_equal(both["prediction_proba"].iloc[300:], shadow_proba)
+    # Columns a version lacks are null.
+    assert both["shadow_only"].iloc[:300].isna().all()
+    assert both["shadow_only"].iloc[300:].tolist() == list(range(300))
+
+    v2_both = project.read_log("churn", versions=[2], roles=("served", "shadow"))
+    assert len(v2_both) == 300
+    assert set(v2_both["role"]) == {"shadow"}
+    assert len(project.read_log("churn", versions=[2])) == 0  # v2 served nothing yet
+    assert len(project.read_log("churn", roles=("shadow",))) == 300
+
+    project.deploy("churn", 2)
+    later = churn(100, seed=7)
+    project.log_predictions("churn", later, event_time_col="event_time", request_id="req-2")
+    v2 = project.read_log("churn", versions=[2])
+    assert v2["key"].tolist() == later["customer_id"].tolist()
+    assert set(v2["role"]) == {"served"}
+    np.testing.assert_array_equal(
+        v2["prediction_proba"], models[1].predict_proba(later[FEATURES])[:, 1]
+    )
+    assert project.read_log("churn", versions=[1])["key"].tolist() == served["customer_id"].tolist()
+    assert len(project.read_log("churn", versions=[1, 2])) == 400
+    assert len(project.read_log("churn", versions=[2], roles=("served", "shadow"))) == 400
+    with pytest.raises(InvalidParameterError, match="roles"):
+        project.read_log("churn", roles=("canary",))
+
+
+# ---------------------------------------------------------------------- request ids
+def test_a_request_id_is_logged_once_and_appends_are_atomic(
+    project: Project, request: pytest.FixtureRequest
+) -> None:
+    frame = churn(40, seed=8)
+    project.log_predictions("churn", frame.head(10), event_time_col="event_time", request_id="r1")
+    before = project.read_log("churn")
+    batches = _n_batches(project)
+
+    with pytest.raises(
+        InvalidInputError, match=r"^10 prediction\(s\) were logged before.*churn:r1/0, churn:r1/1"
+    ):
+        project.log_predictions(
+            "churn", frame.iloc[10:20], event_time_col="event_time", request_id="r1"
+        )
+    # Partial overlap: rows 5..14 of r1, of which 5..9 exist.
+    overlap = make_batch(
+        "churn",
+        1,
+        frame[FEATURES].iloc[10:20],
+        _constant_outputs(10),
+        request_id="r1",
+        rows=list(range(5, 15)),
+        event_time=START,
+    )
+    with pytest.raises(InvalidInputError, match=r"^5 prediction\(s\).*churn:r1/5, churn:r1/6"):
+        project.log.append([overlap])
+
+    # A fresh batch and a duplicate one in one append: neither is stored.
+    fresh = make_batch(
+        "churn",
+        1,
+        frame[FEATURES].iloc[20:25],
+        _constant_outputs(5),
+        request_id="fresh",
+        event_time=START,
+        keys=frame["customer_id"].iloc[20:25].tolist(),
+    )
+    dup = make_batch(
+        "churn",
+        1,
+        frame[FEATURES].iloc[25:28],
+        _constant_outputs(3),
+        request_id="r1",
+        event_time=START,
+    )
+    with pytest.raises(InvalidInputError, match=r"^3 prediction\(s\).*churn:r1/0.*Nothing"):
+        project.log.append([fresh, dup])
+    # Two batches of the same new request in one append: the second sees the first.
+    twice = [
+        make_batch(
+            "churn",
+            1,
+            frame[FEATURES].iloc[i : i + 2],
+            _constant_outputs(2),
+            request_id="twice",
+            event_time=START,
+        )
+        for i in (30, 32)
+    ]
+    with pytest.raises(InvalidInputError, match=r"^2 prediction\(s\).*churn:twice/0"):
+        project.log.append(twice)
+
+    pd.testing.assert_frame_equal(project.read_log("churn"), before)
+    assert _n_batches(project) == batches
+    # Nothing of "fresh" reached the key table either: its ids label nothing.
+    result = project.log_labels("churn", [{"id": "fresh", "label": 1}, {"id": "twice", "label": 1}])
+    assert result == LabelResult(stored=0, unchanged=0, unknown=["fresh", "twice"])
+
+    # The same request logged as shadow is not a duplicate; a new id is accepted.
+    project.log.append(
+        [
+            make_batch(
+                "churn",
+                1,
+                frame[FEATURES].head(10),
+                _constant_outputs(10),
+                request_id="r1",
+                event_time=START,
+                role="shadow",
+            ),
+            fresh,
+        ]
+    )
+    out = project.read_log("churn", roles=("served", "shadow"))
+    assert out["request_id"].tolist() == ["r1"] * 20 + ["fresh"] * 5
+
+
+def test_a_pair_repeated_within_one_batch_is_invalid_input(
+    project: Project, request: pytest.FixtureRequest
+) -> None:
+    frame = churn(2, seed=8)
+    batch = make_batch(
+        "churn",
+        1,
+        frame[FEATURES],
+        _constant_outputs(2),
+        request_id=["d", "d"],
+        rows=[0, 0],
+        event_time=START,
+    )
+    with pytest.raises(InvalidInputError, match=r"1 prediction\(s\).*churn:d/0\)"):
+        project.log.append([batch])
+    assert _n_batches(project) == 0
+
+
+# ---------------------------------------------------------------------- labels
+@pytest.fixture
+def labelled(project: Project) -> pd.DataFrame:
+    """60 served predictions: req-A (frame rows 0..19), req-B (20..29), req-C (30..59)."""
+    frame = churn(60, seed=9)
+    for rid, part in (("req-A", slice(0, 20)), ("req-B", slice(20, 30)), ("req-C", slice(30, 60))):
+        project.log_predictions(
+            "churn", frame.iloc[part], event_time_col="event_time", request_id=rid
+        )
+    return frame
+
+
+def test_labels_by_request_row_request_and_key(
+    project: Project, labelled: pd.DataFrame, clock: SimulatedClock
+) -> None:
+    cid = labelled["customer_id"].tolist()
+    arrival = clock.advance(timedelta(days=2))
+    items = [
+        {"id": "req-A", "row": 3, "label": 1},  # one row of a request
+        {"id": "req-B", "label": 0},  # every row of a request
+        {"id": cid[35], "label": 1},  # an id-column value (req-C row 5)
+    ]
+    assert project.log_labels("churn", items) == LabelResult(stored=12, unchanged=0, unknown=[])
+    expected = {cid[3]: 1, **{cid[i]: 0 for i in range(20, 30)}, cid[35]: 1}
+    assert _labels_by_key(project) == expected
+    out = project.read_log("churn", with_labels=True)
+    has = out["label"].notna()
+    assert (out.loc[has, "label_arrived_at"] == pd.Timestamp(arrival)).all()
+    assert out.loc[~has, "label_arrived_at"].isna().all()
+
+    # Identical labels again: unchanged, arrival time not overwritten.
+    clock.advance(timedelta(days=1))
+    assert project.log_labels("churn", items) == LabelResult(stored=0, unchanged=12, unknown=[])
+    again = project.read_log("churn", with_labels=True)
+    pd.testing.assert_frame_equal(again, out)
+
+    # Unknown ids are reported and not stored; the known item beside them is.
+    later = clock.advance(timedelta(hours=1))
+    result = project.log_labels(
+        "churn",
+        [
+            {"id": "nope", "label": 1},
+            {"id": "req-A", "row": 20, "label": 1},  # req-A has rows 0..19
+            {"id": cid[36], "row": 0, "label": 1},  # a row number only with a request id
+            {"id": "req-A", "row": 4, "label": 0},
+        ],
+    )
+    assert result == LabelResult(stored=1, unchanged=0, unknown=["nope", "req-A", cid[36]])
+    assert _labels_by_key(project) == {**expected, cid[4]: 0}
+    assert _n_labels(project) == 13
+    final = project.read_log("churn", with_labels=True)
+    assert final.loc[final["key"] == cid[4], "label_arrived_at"].tolist() == [pd.Timestamp(later)]
+
+
+def test_log_labels_from_a_dataframe(project: Project, labelled: pd.DataFrame) -> None:
+    truth = labelled.iloc[::4][["customer_id", "churned"]]  # numpy int64 labels
+    result = project.log_labels("churn", truth, id_col="customer_id", label_col="churned")
+    assert result == LabelResult(stored=15, unchanged=0, unknown=[])
+    assert _labels_by_key(project) == dict(zip(truth["customer_id"], truth["churned"], strict=True))
+    by_row = pd.DataFrame({"rid": ["req-B", "req-C"], "r": [1, 1], "y": [1, 0]})
+    assert project.log_labels("churn", by_row, id_col="rid", label_col="y", row_col="r") == (
+        LabelResult(stored=2, unchanged=0, unknown=[])
+    )
+    with pytest.raises(InvalidInputError, match="'target'"):
+        project.log_labels("churn", truth, id_col="customer_id", label_col="target")
+
+
+def test_a_conflicting_label_stores_nothing(project: Project, labelled: pd.DataFrame) -> None:
+    cid = labelled["customer_id"].tolist()
+    long = churn(400, seed=10)
+    project.log_predictions("churn", long, event_time_col="event_time", request_id="req-L")
+    assert project.log_labels("churn", [{"id": "req-A", "row": 3, "label": 1}]).stored == 1
+
+    conflicts: list[list[dict[str, Any]]] = [
+        [{"id": "req-A", "row": 5, "label": 1}, {"id": "req-A", "row": 3, "label": 0}],
+        # 400 fresh labels, then the conflict (by id-column value) last.
+        [{"id": "req-L", "row": i, "label": i % 2} for i in range(400)]
+        + [{"id": cid[3], "label": 0}],
+        # The whole request: its row 3 conflicts.
+        [{"id": "req-B", "label": 1}, {"id": "req-A", "label": 0}],
+    ]
+    for items in conflicts:
+        with pytest.raises(LabelConflictError, match=r"request 'req-A' row 3: recorded 1, given 0"):
+            project.log_labels("churn", items)
+    assert _n_labels(project) == 1
+    assert _labels_by_key(project) == {cid[3]: 1}
+
+    # Two different labels for one prediction within one call, however they are addressed.
+    within: list[list[dict[str, Any]]] = [
+        [{"id": "req-B", "row": 1, "label": 1}, {"id": "req-B", "row": 1, "label": 0}],
+        [{"id": "req-B", "label": 0}, {"id": cid[21], "label": 1}],
+        [{"id": cid[22], "label": "yes"}, {"id": "req-B", "row": 2, "label": "no"}],
+    ]
+    for items in within:
+        with pytest.raises(LabelConflictError, match="in one call"):
+            project.log_labels("churn", items)
+    assert _n_labels(project) == 1
+
+    with pytest.raises(LabelConflictError) as caught:
+        project.log_labels("churn", conflicts[0])
+    assert isinstance(caught.value, RegistryError)
+    assert isinstance(caught.value, ValueError)
+
+    # The same label twice in one call is one label.
+    twice = [{"id": "req-B", "row": 2, "label": 1}] * 2
+    assert project.log_labels("churn", twice) == LabelResult(stored=1, unchanged=0, unknown=[])
+
+
+def test_a_label_joins_served_and_shadow_rows(
+    project: Project, reference: pd.DataFrame, models: tuple[Any, Any]
+) -> None:
+    _register_v2(project, reference, models)
+    frame = churn(8, seed=12)
+    project.log_predictions("churn", frame.head(5), event_time_col="event_time", request_id="S")
+    project.log_predictions("churn", frame.tail(3), event_time_col="event_time", request_id="T")
+    project.log.append(
+        [
+            make_batch(
+                "churn",
+                2,
+                frame[FEATURES],
+                _constant_outputs(8),
+                request_id=["S"] * 5 + ["T"] * 3,
+                rows=[0, 1, 2, 3, 4, 0, 1, 2],
+                event_time=frame["event_time"],
+                role="shadow",
+            )
+        ]
+    )
+    # Labels are counted per served prediction; they attach to both roles.
+    assert project.log_labels("churn", [{"id": "S", "label": 1}]).stored == 5
+    assert project.log_labels("churn", [{"id": "T", "row": 1, "label": 0}]).stored == 1
+    out = project.read_log("churn", roles=("served", "shadow"), with_labels=True)
+    expected = [1.0] * 5 + [np.nan, 0.0, np.nan]
+    assert out["role"].tolist() == ["served"] * 8 + ["shadow"] * 8
+    np.testing.assert_array_equal(out["label"].astype(float), expected * 2)
+    served_only = project.read_log("churn", with_labels=True)
+    np.testing.assert_array_equal(served_only["label"].astype(float), expected)
+
+
+def test_invalid_label_items_name_their_index(project: Project, labelled: pd.DataFrame) -> None:
+    good = {"id": "req-A", "row": 0, "label": 1}
+    bad_items: list[tuple[Any, str]] = [
+        ({"label": 1}, "'id'"),
+        ({"id": None, "label": 1}, "'id'"),
+        ({"id": 1.5, "label": 1}, "'id'"),
+        ({"id": "req-A"}, "'label' is required"),
+        ({"id": "req-A", "label": None}, "finite"),
+        ({"id": "req-A", "label": float("nan")}, "finite"),
+        ({"id": "req-A", "label": float("inf")}, "finite"),
+        ({"id": "req-A", "label": [1]}, "number, text"),
+        ({"id": "req-A", "row": -1, "label": 1}, "'row'"),
+        ({"id": "req-A", "row": 1.0, "label": 1}, "'row'"),
+        ({"id": "req-A", "row": True, "label": 1}, "'row'"),
+        ({"id": "req-A", "label": 1, "weight": 2}, "unknown field"),
+        ("req-A", "expected an object"),
+        (("req-A", 1), "expected an object"),
+    ]
+    for bad, message in bad_items:
+        with pytest.raises(InvalidInputError, match=rf"^Label 1: .*{message}"):
+            project.log_labels("churn", [good, bad])
+    assert _n_labels(project) == 0  # items are checked before anything is stored
+
+
+def test_read_with_labels_matches_a_pandas_merge(project: Project, clock: SimulatedClock) -> None:
+    frame = churn(500, seed=13)
+    project.log_predictions("churn", frame.head(250), event_time_col="event_time", request_id="p1")
+    project.log_predictions("churn", frame.tail(250), event_time_col="event_time", request_id="p2")
+    first = clock.advance(timedelta(days=3))
+    truth = frame.iloc[::3][["customer_id", "churned"]]
+    assert project.log_labels(
+        "churn", truth, id_col="customer_id", label_col="churned"
+    ).stored == len(truth)
+    second = clock.advance(timedelta(days=1))
+    # p2 row 10 is frame row 260, not a multiple of 3: not labelled yet.
+    assert project.log_labels("churn", [{"id": "p2", "row": 10, "label": 1}]).stored == 1
+
+    plain = project.read_log("churn")
+    arrivals = pd.DataFrame(
+        {
+            "key": [*truth["customer_id"], frame["customer_id"].iloc[260]],
+            "label": [*truth["churned"], 1],
+            "label_arrived_at": [pd.Timestamp(first)] * len(truth) + [pd.Timestamp(second)],
+        }
+    )
+    expected = plain.merge(arrivals, on="key", how="left")
+    out = project.read_log("churn", with_labels=True)
+    assert list(out.columns) == [*plain.columns, "label", "label_arrived_at"]
+    pd.testing.assert_frame_equal(out.drop(columns=["label", "label_arrived_at"]), plain)
+    pd.testing.assert_series_equal(out["label"].astype(float), expected["label"].astype(float))
+    pd.testing.assert_series_equal(
+        out["label_arrived_at"], expected["label_arrived_at"], check_dtype=False
+    )
+    assert out["label"].notna().sum() == len(truth) + 1
+
+    # With a window: the same labels on the window's rows.
+    times = sorted(_utc_times(frame))
+    since, until = times[100].to_pydatetime(), times[400].to_pydatetime()
+    window = project.read_log("churn", since=since, until=until, with_labels=True)
+    keys = _expected_keys(frame, since, until)
+    assert window["key"].tolist() == keys
+    by_key = expected.set_index("key")["label"].astype(float)
+    np.testing.assert_array_equal(window["label"].astype(float), by_key.loc[keys].to_numpy())
+
+
+# ---------------------------------------------------------------------- compaction
+def test_compact_merges_small_batches_and_keeps_every_row(
+    project: Project, clock: SimulatedClock
+) -> None:
+    frame = churn(1_000, seed=14)
+    for i in range(200):
+        clock.advance(timedelta(minutes=1))
+        part = frame.iloc[5 * i : 5 * i + 5]
+        project.log.append(
+            [
+                make_batch(
+                    "churn",
+                    1,
+                    part[FEATURES],
+                    {"prediction": np.full(5, i % 2), "prediction_proba": np.full(5, i / 200)},
+                    request_id=f"c{i}",
+                    event_time=part["event_time"],
+                    keys=part["customer_id"].tolist(),
+                )
+            ]
+        )
+    before = project.read_log("churn", with_labels=True)
+    assert before["logged_at"].nunique() == 200
+    times = sorted(_utc_times(frame))
+    window = (times[300].to_pydatetime(), times[700].to_pydatetime())
+    window_before = project.read_log("churn", since=window[0], until=window[1])
+
+    assert project.log.compact("churn", target_rows=100) == (200, 10)
+    after = project.read_log("churn", with_labels=True)
+    # Rows and their order are kept; each merged batch takes the latest logged_at of its
+    # parts (the docstring's "logging times are kept" holds per batch, not per row).
+    expected = before.copy()
+    expected["logged_at"] = before.groupby(np.arange(1_000) // 100)["logged_at"].transform("max")
+    pd.testing.assert_frame_equal(after, expected)
+    assert after["logged_at"].nunique() == 10
+    window_after = project.read_log("churn", since=window[0], until=window[1])
+    pd.testing.assert_frame_equal(
+        window_after.drop(columns="logged_at"), window_before.drop(columns="logged_at")
+    )
+    assert _n_batches(project) == 10
+
+    # Compacting again changes nothing.
+    assert project.log.compact("churn", target_rows=100) == (10, 10)
+    pd.testing.assert_frame_equal(project.read_log("churn", with_labels=True), after)
+    # Labels still find the compacted predictions.
+    assert project.log_labels("churn", [{"id": "c150", "label": 1}]).stored == 5
+
+
+def test_compact_merges_only_runs_of_one_version_and_role(project: Project) -> None:
+    frame = churn(40, seed=15)
+    roles = ["served"] * 3 + ["shadow"] * 2 + ["served"] * 3
+    for i, role in enumerate(roles):
+        part = frame.iloc[5 * i : 5 * i + 5]
+        project.log.append(
+            [
+                make_batch(
+                    "churn",
+                    1,
+                    part[FEATURES],
+                    _constant_outputs(5, proba=i / 10),
+                    request_id=f"b{i}",
+                    event_time=part["event_time"],
+                    role=role,
+                )
+            ]
+        )
+    before = project.read_log("churn", roles=("served", "shadow"))
+    assert project.log.compact("churn", target_rows=1_000) == (8, 3)
+    after = project.read_log("churn", roles=("served", "shadow"))
+    pd.testing.assert_frame_equal(after.drop(columns="logged_at"), before.drop(columns="logged_at"))
+    assert after["role"].tolist() == [r for r in roles for _ in range(5)]
+    # A batch never grows past target_rows: 5-row batches pair up.
+    assert project.log.compact("churn", target_rows=10) == (3, 3)
+    with pytest.raises(InvalidParameterError, match="target_rows"):
+        project.log.compact("churn", target_rows=0)
+
+
+# ---------------------------------------------------------------------- errors and edges
+def test_unknown_model(project: Project) -> None:
+    frame = churn(3, seed=16)
+    with pytest.raises(ModelNotFoundError, match="'nope'"):
+        project.read_log("nope")
+    with pytest.raises(ModelNotFoundError, match="'nope'"):
+        project.log_predictions("nope", frame)
+    with pytest.raises(ModelNotFoundError, match="'nope'"):
+        project.log.append(
+            [make_batch("nope", 1, frame[FEATURES], {}, request_id="x", event_time=START)]
+        )
+    with pytest.raises(ModelNotFoundError, match="'nope'"):
+        project.log_labels("nope", [{"id": "x", "label": 1}])
+    with pytest.raises(ModelNotFoundError, match="'nope'"):
+        project.log.compact("nope")
+    assert _n_batches(project) == 0
+
+
+def test_make_batch_argument_errors() -> None:
+    frame = churn(3, seed=17)[FEATURES]
+    outputs = _constant_outputs(3)
+    with pytest.raises(InvalidInputError, match="at least one row"):
+        make_batch("churn", 1, frame.head(0), {}, request_id="x", event_time=START)
+    for clashing in ("request_id", "row", "key", "event_time", "prediction"):
+        with pytest.raises(InvalidInputError, match=f"'{clashing}'"):
+            make_batch(
+                "churn",
+                1,
+                frame.assign(**{clashing: 1}),
+                outputs,
+                request_id="x",
+                event_time=START,
+            )
+    with pytest.raises(InvalidInputError, match="2 ids for 3 rows"):
+        make_batch("churn", 1, frame, outputs, request_id=["a", "b"], rows=[0, 1], event_time=START)
+    with pytest.raises(InvalidInputError, match="2 rows for 3 rows"):
+        make_batch("churn", 1, frame, outputs, request_id="a", rows=[0, 1], event_time=START)
+    with pytest.raises(InvalidInputError, match="2 event times for 3 rows"):
+        make_batch("churn", 1, frame, outputs, request_id="a", event_time=[START, START])
+    with pytest.raises(InvalidInputError, match="'prediction' has 2 values for 3 rows"):
+        make_batch("churn", 1, frame, {"prediction": [0, 1]}, request_id="a", event_time=START)
+    with pytest.raises(InvalidParameterError, match="rows="):
+        make_batch("churn", 1, frame, outputs, request_id=["a", "b", "c"], event_time=START)
+    with pytest.raises(InvalidParameterError, match="role must be one of served, shadow"):
+        make_batch("churn", 1, frame, outputs, request_id="a", event_time=START, role="canary")
+
+    batch = make_batch(
+        "churn", 1, frame, outputs, request_id="a", event_time=START, keys=[1, None, "c"]
+    )
+    assert batch.n_rows == 3
+    assert batch.table.column_names == [*KEY_COLUMNS, *FEATURES, "prediction", "prediction_proba"]
+    assert batch.table["key"].to_pylist() == ["1", None, "c"]
+    assert batch.table["row"].to_pylist() == [0, 1, 2]
+
+
+def test_make_batch_checks_the_number_of_keys() -> None:
+    frame = churn(3, seed=17)[FEATURES]
+    with pytest.raises(InvalidInputError, match="keys"):
+        make_batch("churn", 1, frame, {}, request_id="a", event_time=START, keys=["k"])
+
+
+def test_read_log_accepts_a_naive_since_with_an_aware_until(project: Project) -> None:
+    frame = churn(10, seed=19)
+    project.log_predictions("churn", frame, event_time_col="event_time")
+    since = datetime(2024, 1, 1)
+    out = project.read_log("churn", since=since, until=datetime(2024, 3, 1, tzinfo=UTC))
+    assert out["key"].tolist() == frame["customer_id"].tolist()
+
+
+def test_log_predictions_input_errors(project: Project) -> None:
+    frame = churn(5, seed=18)
+    with pytest.raises(InvalidInputError, match="'tenure_months'"):
+        project.log_predictions("churn", frame.drop(columns="tenure_months"))
+    with pytest.raises(InvalidInputError, match="no rows"):
+        project.log_predictions("churn", frame.head(0))
+    with pytest.raises(InvalidInputError, match="'when'"):
+        project.log_predictions("churn", frame, event_time_col="when")
+    gap = frame.assign(event_time=frame["event_time"].where(frame.index != 2))
+    with pytest.raises(InvalidInputError, match="missing event times"):
+        project.log_predictions("churn", gap, event_time_col="event_time")
+    with pytest.raises(InvalidParameterError, match="before until"):
+        project.read_log("churn", since=START, until=START)
+    assert _n_batches(project) == 0
+
+
+def test_reading_an_empty_log(project: Project) -> None:
+    out = project.read_log("churn")
+    assert len(out) == 0
+    assert list(out.columns) == LOG_COLUMNS
+    labelled = project.read_log("churn", with_labels=True)
+    assert len(labelled) == 0
+    assert list(labelled.columns) == [*LOG_COLUMNS, "label", "label_arrived_at"]
+
+
+def test_true_is_not_the_same_label_as_one(project: Project, labelled: pd.DataFrame) -> None:
+    # Labels compare by their JSON: 1 and 1.0 are the same label, 1 and true are not.
+    assert project.log_labels("churn", [{"id": "req-A", "row": 7, "label": 1}]).stored == 1
+    assert project.log_labels("churn", [{"id": "req-A", "row": 7, "label": 1.0}]).unchanged == 1
+    with pytest.raises(LabelConflictError, match="recorded 1, given True"):
+        project.log_labels("churn", [{"id": "req-A", "row": 7, "label": True}])
