@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from watchkeeper.errors import (
@@ -270,15 +272,12 @@ class PredictionLog:
         # By request id, then filtered here: a (request_id, row) IN list makes PostgreSQL test
         # every row against the whole list.
         request_ids = sorted({rid for rid, _ in wanted})
-        for start in range(0, len(request_ids), _IN_CHUNK):
-            for r in conn.execute(
-                select(prediction_keys.c.request_id, prediction_keys.c.row).where(
-                    (prediction_keys.c.model_id == model_id)
-                    & prediction_keys.c.request_id.in_(request_ids[start : start + _IN_CHUNK])
-                )
-            ):
-                if (r.request_id, int(r.row)) in wanted:
-                    found.append((r.request_id, int(r.row)))
+        query = select(prediction_keys.c.request_id, prediction_keys.c.row).where(
+            prediction_keys.c.model_id == model_id
+        )
+        for r in _where_in(conn, query, prediction_keys.c.request_id, request_ids):
+            if (r.request_id, int(r.row)) in wanted:
+                found.append((r.request_id, int(r.row)))
         return found
 
     def _model_id(self, conn: Connection, name: str) -> int:
@@ -475,30 +474,22 @@ class PredictionLog:
         ids = sorted({str(ident) for ident, _, _ in parsed})
         by_request: dict[str, list[int]] = {}
         by_key: dict[str, list[tuple[str, int]]] = {}
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            for r in conn.execute(
-                select(
-                    prediction_keys.c.request_id,
-                    prediction_keys.c.row,
-                    prediction_keys.c.event_time,
-                ).where(
-                    (prediction_keys.c.model_id == model_id)
-                    & prediction_keys.c.request_id.in_(chunk)
-                )
-            ):
-                by_request.setdefault(r.request_id, []).append(int(r.row))
-                times[(r.request_id, int(r.row))] = _utc(r.event_time)
-            for k in conn.execute(
-                select(
-                    prediction_keys.c.key,
-                    prediction_keys.c.request_id,
-                    prediction_keys.c.row,
-                    prediction_keys.c.event_time,
-                ).where((prediction_keys.c.model_id == model_id) & prediction_keys.c.key.in_(chunk))
-            ):
-                by_key.setdefault(k.key, []).append((k.request_id, int(k.row)))
-                times[(k.request_id, int(k.row))] = _utc(k.event_time)
+        model_keys = prediction_keys.c.model_id == model_id
+        by_id = select(
+            prediction_keys.c.request_id, prediction_keys.c.row, prediction_keys.c.event_time
+        ).where(model_keys)
+        for r in _where_in(conn, by_id, prediction_keys.c.request_id, ids):
+            by_request.setdefault(r.request_id, []).append(int(r.row))
+            times[(r.request_id, int(r.row))] = _utc(r.event_time)
+        by_value = select(
+            prediction_keys.c.key,
+            prediction_keys.c.request_id,
+            prediction_keys.c.row,
+            prediction_keys.c.event_time,
+        ).where(model_keys)
+        for k in _where_in(conn, by_value, prediction_keys.c.key, ids):
+            by_key.setdefault(k.key, []).append((k.request_id, int(k.row)))
+            times[(k.request_id, int(k.row))] = _utc(k.event_time)
         out: list[list[tuple[str, int]]] = []
         for ident, row, _ in parsed:
             text = str(ident)
@@ -514,15 +505,12 @@ class PredictionLog:
         wanted = set(pairs)
         stored: dict[tuple[str, int], Any] = {}
         request_ids = sorted({rid for rid, _ in wanted})  # see _existing
-        for start in range(0, len(request_ids), _IN_CHUNK):
-            for r in conn.execute(
-                select(labels.c.request_id, labels.c.row, labels.c.label).where(
-                    (labels.c.model_id == model_id)
-                    & labels.c.request_id.in_(request_ids[start : start + _IN_CHUNK])
-                )
-            ):
-                if (r.request_id, int(r.row)) in wanted:
-                    stored[(r.request_id, int(r.row))] = r.label
+        query = select(labels.c.request_id, labels.c.row, labels.c.label).where(
+            labels.c.model_id == model_id
+        )
+        for r in _where_in(conn, query, labels.c.request_id, request_ids):
+            if (r.request_id, int(r.row)) in wanted:
+                stored[(r.request_id, int(r.row))] = r.label
         return stored
 
     # ------------------------------------------------------------------ upkeep
@@ -589,6 +577,33 @@ class PredictionLog:
         return len(rows), len(groups)
 
 
+_LOOKUP = sa_table("wk_lookup_ids", sa_column("id"))
+
+
+def _where_in(conn: Connection, query: Select[Any], column: Any, values: Sequence[str]) -> Any:
+    """The rows of ``query`` whose ``column`` is one of ``values``.
+
+    SQLite answers ``IN (...)`` lists from the index. PostgreSQL, right after a bulk load and
+    before autovacuum has analyzed the table, may scan the whole table for each list; there the
+    values go into a temporary table (COPY) and one semi-join answers them all.
+    """
+    if conn.dialect.name != "postgresql" or len(values) <= _IN_CHUNK:
+        for start in range(0, len(values), _IN_CHUNK):
+            yield from conn.execute(query.where(column.in_(values[start : start + _IN_CHUNK])))
+        return
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS wk_lookup_ids (id text) ON COMMIT DELETE ROWS"
+    )
+    conn.exec_driver_sql("DELETE FROM wk_lookup_ids")
+    statement = "COPY wk_lookup_ids (id) FROM STDIN"
+    driver = conn.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for value in values:
+            copy.write_row((value,))
+    conn.exec_driver_sql("ANALYZE wk_lookup_ids")
+    yield from conn.execute(query.where(column.in_(select(_LOOKUP.c.id))))
+
+
 def _same(a: Any, b: Any) -> bool:
     """Labels are equal when their JSON is (so True is not 1, and 1 is 1.0)."""
     return bool(a == b and isinstance(a, bool) == isinstance(b, bool))
@@ -600,27 +615,40 @@ def _insert_keys(conn: Connection, model_id: int, table: pa.Table) -> None:
     would cost more than the rest of the append)."""
     import pyarrow.compute as pc
 
-    ids = table["request_id"].to_pylist()
-    rows = table["row"].to_pylist()
-    keys = table["key"].to_pylist()
     columns = '(model_id, request_id, "row", key, event_time)'
     if conn.dialect.name == "postgresql":
-        times = table["event_time"].to_pylist()
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
+        # CSV written by Arrow in one vectorized call (nulls unquoted = NULL, strings quoted).
+        rows_csv = pa.table(
+            {
+                "model_id": pa.repeat(pa.scalar(model_id, pa.int64()), table.num_rows),
+                "request_id": table["request_id"],
+                "row": table["row"],
+                "key": table["key"],
+                "event_time": table["event_time"],
+            }
+        )
+        sink = io.BytesIO()
+        pa_csv.write_csv(rows_csv, sink, pa_csv.WriteOptions(include_header=False))
         driver = conn.connection.driver_connection
-        statement = f"COPY prediction_keys {columns} FROM STDIN"
+        statement = f"COPY prediction_keys {columns} FROM STDIN WITH (FORMAT csv)"
         dbapi = conn.dialect.loaded_dbapi
         try:
             with (
                 driver.cursor() as cursor,  # type: ignore[union-attr]
                 cursor.copy(statement) as copy,
             ):
-                for record in zip(ids, rows, keys, times, strict=True):
-                    copy.write_row((model_id, *record))
+                copy.write(sink.getvalue())
         except dbapi.Error as exc:
             # As SQLAlchemy raises its own statements' errors (IntegrityError for a duplicate),
             # so the callers' handlers see the same types on both databases.
             raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
         return
+    ids = table["request_id"].to_pylist()
+    rows = table["row"].to_pylist()
+    keys = table["key"].to_pylist()
     # SQLAlchemy's SQLite DateTime text format, so these compare with what it writes.
     times = pc.strftime(table["event_time"], format="%Y-%m-%d %H:%M:%S").to_pylist()
     conn.exec_driver_sql(
