@@ -13,43 +13,24 @@ ingests at least 100k rows/s; a 1M-row window reads back in under 3 s.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from _postgres import fresh_postgres_database
 from watchkeeper.clock import SimulatedClock
 from watchkeeper.datasets import CHURN_FEATURES, churn, train_churn_model
 from watchkeeper.registry import Project
 from watchkeeper.store.predictions import make_batch
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 WRITE_TARGET = 100_000  # rows/s
 READ_TARGET = 3.0  # s for 1M rows
-
-
-@contextlib.contextmanager
-def _postgres(base: str) -> Iterator[str]:
-    url = sa.engine.make_url(base)
-    name = f"wk_logbench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _data(n: int) -> pd.DataFrame:
@@ -147,7 +128,7 @@ def main() -> None:
     columns = {"SQLite": run(None, n)}
     pg = os.environ.get("WATCHKEEPER_TEST_DATABASE_URL")
     if pg:
-        with _postgres(pg) as url:
+        with fresh_postgres_database(pg, "wk_logbench") as url:
             columns["PostgreSQL"] = run(url, n)
     names = list(columns)
     print(f"\nprediction log, {n:,} churn predictions ({len(CHURN_FEATURES)} inputs + 2 outputs)")

@@ -17,11 +17,9 @@ Prints a Markdown table. ``--rows`` sets N (default 1,000,000); ``--quick`` is 1
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import os
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,10 +27,11 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from _postgres import fresh_postgres_database
 from watchkeeper.datasets import CHURN_FEATURES, churn
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 TARGET_S = 3.0
 
@@ -48,21 +47,6 @@ def _frame(n: int) -> pd.DataFrame:
     out["prediction"] = df["churn_pred"].to_numpy()
     out["prediction_proba"] = df["churn_score"].to_numpy()
     return out
-
-
-@contextlib.contextmanager
-def _postgres(base: str) -> Iterator[str]:
-    url = sa.engine.make_url(base)
-    name = f"wk_layouts_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -208,7 +192,7 @@ def main() -> None:
         results["SQLite"] = run(f"sqlite:///{tmp}/log.db", df, args.quick)
     pg = os.environ.get("WATCHKEEPER_TEST_DATABASE_URL")
     if pg:
-        with _postgres(pg) as url:
+        with fresh_postgres_database(pg, "wk_layouts") as url:
             results["PostgreSQL"] = run(url, df, args.quick)
     backends = list(results)
     print(f"\n{n:,} predictions, {df.shape[1]} columns; read = back into a pandas DataFrame")

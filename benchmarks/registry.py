@@ -42,15 +42,15 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from _postgres import fresh_postgres_database
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     import pandas as pd
 
@@ -89,30 +89,6 @@ class Results:
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_postgres_database(base: str) -> Iterator[str]:
-    """A uniquely named database next to ``base``'s, dropped on exit (as tests/conftest.py)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base)
-    name = f"wk_bench_{uuid.uuid4().hex[:12]}"
-
-    def admin(statement: str) -> None:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(statement))
-        finally:
-            engine.dispose()
-
-    admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def postgres_version(url: str) -> str:

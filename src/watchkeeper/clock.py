@@ -12,7 +12,19 @@ from typing import Protocol, runtime_checkable
 
 from watchkeeper.errors import InvalidParameterError
 
-__all__ = ["Clock", "SimulatedClock", "WallClock"]
+__all__ = ["Clock", "SimulatedClock", "WallClock", "as_utc"]
+
+
+def as_utc(when: datetime) -> datetime:
+    """``when`` as an aware UTC datetime; a naive one is taken to be UTC already (as SQLite
+    returns stored times, and as watchkeeper reads a naive ``since``/``until``).
+
+    Examples
+    --------
+    >>> as_utc(datetime(2026, 1, 1, 12)).isoformat()
+    '2026-01-01T12:00:00+00:00'
+    """
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 @runtime_checkable

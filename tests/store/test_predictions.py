@@ -312,9 +312,7 @@ def test_versions_and_roles(
 
 
 # ---------------------------------------------------------------------- request ids
-def test_a_request_id_is_logged_once_and_appends_are_atomic(
-    project: Project, request: pytest.FixtureRequest
-) -> None:
+def test_a_request_id_is_logged_once_and_appends_are_atomic(project: Project) -> None:
     frame = churn(40, seed=8)
     project.log_predictions("churn", frame.head(10), event_time_col="event_time", request_id="r1")
     before = project.read_log("churn")
@@ -399,9 +397,7 @@ def test_a_request_id_is_logged_once_and_appends_are_atomic(
     assert out["request_id"].tolist() == ["r1"] * 20 + ["fresh"] * 5
 
 
-def test_a_pair_repeated_within_one_batch_is_invalid_input(
-    project: Project, request: pytest.FixtureRequest
-) -> None:
+def test_a_pair_repeated_within_one_batch_is_invalid_input(project: Project) -> None:
     frame = churn(2, seed=8)
     batch = make_batch(
         "churn",

@@ -9,7 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from watchkeeper.clock import as_utc
 from watchkeeper.errors import InvalidInputError, InvalidParameterError
+from watchkeeper.registry._formats import _scalar
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from watchkeeper.clock import Clock
+    from watchkeeper.registry._project import LoadedModel
     from watchkeeper.registry._records import ModelVersion
     from watchkeeper.store.database import Database
     from watchkeeper.store.predictions import LabelResult, PredictionLog
@@ -35,10 +38,13 @@ class ProjectLog:
     clock: Clock
     _log: PredictionLog | None = None
 
-    def get(
-        self, name: str, version: int | str | None = None, *, alias: str | None = None
-    ) -> ModelVersion:
-        raise NotImplementedError  # pragma: no cover - provided by Project
+    if TYPE_CHECKING:  # provided by Project
+
+        def get(
+            self, name: str, version: int | str | None = None, *, alias: str | None = None
+        ) -> ModelVersion: ...
+
+        def load_model(self, uri: str | ModelVersion) -> LoadedModel: ...
 
     @property
     def log(self) -> PredictionLog:
@@ -135,10 +141,6 @@ class ProjectLog:
     ) -> dict[str, Any]:
         import numpy as np
 
-        from watchkeeper.registry._project import Project
-
-        if not isinstance(self, Project):  # pragma: no cover - a mixin of Project only
-            raise TypeError("ProjectLog is a mixin of Project")
         model = self.load_model(record)
         info = record.data_info.get("outputs") or {}
         out: dict[str, Any] = {}
@@ -174,8 +176,8 @@ class ProjectLog:
                     raise InvalidInputError(f"The labels have no column {column!r}.")
             items = [
                 {
-                    "id": _plain(i),
-                    "label": _plain(v),
+                    "id": _scalar(i),
+                    "label": _scalar(v),
                     **({"row": int(r)} if row_col is not None else {}),
                 }
                 for i, v, r in zip(
@@ -201,7 +203,7 @@ class ProjectLog:
     ) -> pd.DataFrame:
         """A window of ``name``'s logged predictions (see
         :meth:`~watchkeeper.store.predictions.PredictionLog.read`)."""
-        if since is not None and until is not None and _as_utc(since) >= _as_utc(until):
+        if since is not None and until is not None and as_utc(since) >= as_utc(until):
             raise InvalidParameterError(f"since ({since}) must be before until ({until}).")
         return self.log.read(
             name,
@@ -217,14 +219,3 @@ def _outputs(record: ModelVersion) -> list[str]:
     info = record.data_info.get("outputs") or {}
     names = [info.get("prediction"), *(info.get("proba") or [])]
     return [n for n in names if n]
-
-
-def _plain(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    return item() if callable(item) else value
-
-
-def _as_utc(when: datetime) -> datetime:
-    from datetime import UTC
-
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

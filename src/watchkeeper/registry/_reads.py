@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from watchkeeper.clock import as_utc
 from watchkeeper.errors import InvalidParameterError, ModelNotFoundError
 from watchkeeper.registry._names import check_alias, check_model_name, check_text
 from watchkeeper.registry._records import (
@@ -13,7 +14,6 @@ from watchkeeper.registry._records import (
     InputSchema,
     ModelVersion,
     RegisteredModel,
-    as_utc,
 )
 from watchkeeper.store.tables import (
     aliases,

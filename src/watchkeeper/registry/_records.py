@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = ["Event", "InputColumn", "InputSchema", "ModelVersion", "RegisteredModel"]
 
 
 def _iso(when: datetime) -> str:
     return when.isoformat()
-
-
-def as_utc(when: datetime) -> datetime:
-    """A timestamp read back from the database, as an aware UTC datetime (SQLite drops the
-    zone)."""
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

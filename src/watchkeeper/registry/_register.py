@@ -91,7 +91,7 @@ def prepare_version(
 
         info["feature_names"] = input_names(obj)  # an MLflow signature names the inputs
     prepared = Prepared(fields={}) if prepared is None else prepared
-    names = _feature_names(info, features, schema, reference)
+    names = _feature_names(info, features, schema)
     reference_df = None if reference is None else _frame(reference, "reference")
     validation_df = None if validation is None else _frame(validation, "validation")
     if reference_df is None:
@@ -207,7 +207,6 @@ def _feature_names(
     info: Mapping[str, Any],
     features: Sequence[str] | None,
     schema: Schema | None,
-    reference: Any,
 ) -> list[str]:
     known = info.get("feature_names")
     if features is not None:

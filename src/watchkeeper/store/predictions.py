@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, delete, insert, select
@@ -32,6 +32,7 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from watchkeeper.clock import as_utc
 from watchkeeper.errors import (
     InvalidInputError,
     InvalidParameterError,
@@ -172,11 +173,6 @@ def _read_ipc(payload: bytes) -> pa.Table:
     return pa.ipc.open_stream(payload).read_all()
 
 
-def _utc(value: Any) -> datetime:
-    when: datetime = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
 class PredictionLog:
     """Append predictions, read windows back, attach labels.
 
@@ -226,8 +222,8 @@ class PredictionLog:
                 version=batch.version,
                 role=batch.role,
                 n_rows=table.num_rows,
-                event_time_min=_utc(pc.min(times).as_py()),
-                event_time_max=_utc(pc.max(times).as_py()),
+                event_time_min=as_utc(pc.min(times).as_py()),
+                event_time_max=as_utc(pc.max(times).as_py()),
                 logged_at=now,
                 payload=_ipc(table),
             )
@@ -328,16 +324,16 @@ class PredictionLog:
                 .order_by(prediction_batches.c.id)
             )
             if since is not None:
-                query = query.where(prediction_batches.c.event_time_max >= _utc(since))
+                query = query.where(prediction_batches.c.event_time_max >= as_utc(since))
             if until is not None:
-                query = query.where(prediction_batches.c.event_time_min < _utc(until))
+                query = query.where(prediction_batches.c.event_time_min < as_utc(until))
             if versions is not None:
                 query = query.where(prediction_batches.c.version.in_(list(versions)))
             tables = []
             for version, role, logged_at, payload in conn.execute(query):
                 table = _read_ipc(payload)
                 n = table.num_rows
-                stamp = pa.scalar(_utc(logged_at), pa.timestamp("us", "UTC"))
+                stamp = pa.scalar(as_utc(logged_at), pa.timestamp("us", "UTC"))
                 table = table.add_column(0, "version", pa.repeat(pa.scalar(version, pa.int32()), n))
                 table = table.add_column(1, "role", pa.repeat(pa.scalar(role, pa.string()), n))
                 table = table.add_column(2, "logged_at", pa.repeat(stamp, n))
@@ -349,10 +345,10 @@ class PredictionLog:
         mask = None
         if since is not None:
             mask = pc.greater_equal(
-                table["event_time"], pa.scalar(_utc(since), table["event_time"].type)
+                table["event_time"], pa.scalar(as_utc(since), table["event_time"].type)
             )
         if until is not None:
-            upper = pc.less(table["event_time"], pa.scalar(_utc(until), table["event_time"].type))
+            upper = pc.less(table["event_time"], pa.scalar(as_utc(until), table["event_time"].type))
             mask = upper if mask is None else pc.and_(mask, upper)
         if mask is not None:
             table = table.filter(mask)
@@ -380,9 +376,9 @@ class PredictionLog:
             type_coerce(labels.c.arrived_at, Text).label("arrived_at"),
         ).where(labels.c.model_id == model_id)
         if since is not None:
-            query = query.where(labels.c.event_time >= _utc(since))
+            query = query.where(labels.c.event_time >= as_utc(since))
         if until is not None:
-            query = query.where(labels.c.event_time < _utc(until))
+            query = query.where(labels.c.event_time < as_utc(until))
         names = ["request_id", "row", "label", "label_arrived_at"]
         columns = list(zip(*conn.execute(query).all(), strict=True)) or [()] * len(names)
         # Columns, not Row objects: pandas inspects each Row at length.
@@ -480,7 +476,7 @@ class PredictionLog:
         ).where(model_keys)
         for r in _where_in(conn, by_id, prediction_keys.c.request_id, ids):
             by_request.setdefault(r.request_id, []).append(int(r.row))
-            times[(r.request_id, int(r.row))] = _utc(r.event_time)
+            times[(r.request_id, int(r.row))] = as_utc(r.event_time)
         by_value = select(
             prediction_keys.c.key,
             prediction_keys.c.request_id,
@@ -489,7 +485,7 @@ class PredictionLog:
         ).where(model_keys)
         for k in _where_in(conn, by_value, prediction_keys.c.key, ids):
             by_key.setdefault(k.key, []).append((k.request_id, int(k.row)))
-            times[(k.request_id, int(k.row))] = _utc(k.event_time)
+            times[(k.request_id, int(k.row))] = as_utc(k.event_time)
         out: list[list[tuple[str, int]]] = []
         for ident, row, _ in parsed:
             text = str(ident)
@@ -568,9 +564,9 @@ class PredictionLog:
                         version=group[0].version,
                         role=group[0].role,
                         n_rows=table.num_rows,
-                        event_time_min=_utc(pc.min(times).as_py()),
-                        event_time_max=_utc(pc.max(times).as_py()),
-                        logged_at=max(_utc(r.logged_at) for r in group),
+                        event_time_min=as_utc(pc.min(times).as_py()),
+                        event_time_max=as_utc(pc.max(times).as_py()),
+                        logged_at=max(as_utc(r.logged_at) for r in group),
                         payload=_ipc(table),
                     )
                 )
