@@ -85,7 +85,7 @@ def test_unknown_section_lists_the_sections(tmp_path: Path) -> None:
     message = _error(tmp_path, "databse:\n  url: sqlite:///x.db\n")
     assert message == (
         f"{tmp_path / CONFIG_FILE}: databse: unknown section (expected one of database, "
-        "artifacts, serve, monitor, alerts, policy, retrain; did you mean database?)"
+        "artifacts, serve, log, monitor, alerts, policy, retrain; did you mean database?)"
     )
 
 
@@ -96,8 +96,8 @@ def test_unknown_key_names_its_path_and_the_valid_keys(tmp_path: Path) -> None:
 
 
 def test_empty_sections_take_no_keys(tmp_path: Path) -> None:
-    message = _error(tmp_path, "serve:\n  port: 8000\n")
-    assert "serve.port: unknown key (serve takes no keys in this release)" in message
+    message = _error(tmp_path, "monitor:\n  every: 8000\n")
+    assert "monitor.every: unknown key (monitor takes no keys in this release)" in message
 
 
 @pytest.mark.parametrize(
@@ -246,7 +246,7 @@ def test_unrelated_watchkeeper_variables_are_ignored(tmp_path: Path) -> None:
     [
         ("WATCHKEEPER_DATABASE_URLL", "database", "busy_timeout_seconds, echo, url"),
         ("WATCHKEEPER_ARTIFACTS_MAX_BYTES", "artifacts", "max_data_bytes, root, store_data"),
-        ("WATCHKEEPER_SERVE_PORT", "serve", "none yet"),
+        ("WATCHKEEPER_MONITOR_EVERY", "monitor", "none yet"),
     ],
 )
 def test_a_misspelled_override_is_an_error(
@@ -387,6 +387,7 @@ def test_public_names_are_pinned() -> None:
         "AlertsConfig",
         "ArtifactsConfig",
         "DatabaseConfig",
+        "LogConfig",
         "MonitorConfig",
         "PolicyConfig",
         "RetrainConfig",

@@ -114,6 +114,12 @@ def _n_labels(project: Project) -> int:
         return int(conn.execute(select(func.count()).select_from(labels_table)).scalar_one())
 
 
+def _delays(frame: pd.DataFrame, positions: list[int], arrival: datetime) -> list[float]:
+    """Seconds from the event times of ``frame``'s rows at ``positions`` to ``arrival``."""
+    times = _utc_times(frame).iloc[positions]
+    return [(arrival - t.to_pydatetime()).total_seconds() for t in times]
+
+
 def _labels_by_key(project: Project, **read: Any) -> dict[str, Any]:
     """{key: label} of every labelled row of the log."""
     out = project.read_log("churn", with_labels=True, **read)
@@ -435,7 +441,13 @@ def test_labels_by_request_row_request_and_key(
         {"id": "req-B", "label": 0},  # every row of a request
         {"id": cid[35], "label": 1},  # an id-column value (req-C row 5)
     ]
-    assert project.log_labels("churn", items) == LabelResult(stored=12, unchanged=0, unknown=[])
+    assert project.log_labels("churn", items) == LabelResult(
+        stored=12,
+        unchanged=0,
+        unknown=[],
+        # One delay per label stored, in the order the items name them.
+        delays_seconds=_delays(labelled, [3, *range(20, 30), 35], arrival),
+    )
     expected = {cid[3]: 1, **{cid[i]: 0 for i in range(20, 30)}, cid[35]: 1}
     assert _labels_by_key(project) == expected
     out = project.read_log("churn", with_labels=True)
@@ -460,7 +472,12 @@ def test_labels_by_request_row_request_and_key(
             {"id": "req-A", "row": 4, "label": 0},
         ],
     )
-    assert result == LabelResult(stored=1, unchanged=0, unknown=["nope", "req-A", cid[36]])
+    assert result == LabelResult(
+        stored=1,
+        unchanged=0,
+        unknown=["nope", "req-A", cid[36]],
+        delays_seconds=_delays(labelled, [4], later),
+    )
     assert _labels_by_key(project) == {**expected, cid[4]: 0}
     assert _n_labels(project) == 13
     final = project.read_log("churn", with_labels=True)
@@ -470,11 +487,18 @@ def test_labels_by_request_row_request_and_key(
 def test_log_labels_from_a_dataframe(project: Project, labelled: pd.DataFrame) -> None:
     truth = labelled.iloc[::4][["customer_id", "churned"]]  # numpy int64 labels
     result = project.log_labels("churn", truth, id_col="customer_id", label_col="churned")
-    assert result == LabelResult(stored=15, unchanged=0, unknown=[])
+    assert result == LabelResult(
+        stored=15,
+        unchanged=0,
+        unknown=[],
+        delays_seconds=_delays(labelled, [*range(0, 60, 4)], START),
+    )
     assert _labels_by_key(project) == dict(zip(truth["customer_id"], truth["churned"], strict=True))
     by_row = pd.DataFrame({"rid": ["req-B", "req-C"], "r": [1, 1], "y": [1, 0]})
     assert project.log_labels("churn", by_row, id_col="rid", label_col="y", row_col="r") == (
-        LabelResult(stored=2, unchanged=0, unknown=[])
+        LabelResult(
+            stored=2, unchanged=0, unknown=[], delays_seconds=_delays(labelled, [21, 31], START)
+        )
     )
     with pytest.raises(InvalidInputError, match="'target'"):
         project.log_labels("churn", truth, id_col="customer_id", label_col="target")
@@ -518,7 +542,9 @@ def test_a_conflicting_label_stores_nothing(project: Project, labelled: pd.DataF
 
     # The same label twice in one call is one label.
     twice = [{"id": "req-B", "row": 2, "label": 1}] * 2
-    assert project.log_labels("churn", twice) == LabelResult(stored=1, unchanged=0, unknown=[])
+    assert project.log_labels("churn", twice) == LabelResult(
+        stored=1, unchanged=0, unknown=[], delays_seconds=_delays(labelled, [22], START)
+    )
 
 
 def test_a_label_joins_served_and_shadow_rows(
@@ -795,3 +821,104 @@ def test_true_is_not_the_same_label_as_one(project: Project, labelled: pd.DataFr
     assert project.log_labels("churn", [{"id": "req-A", "row": 7, "label": 1.0}]).unchanged == 1
     with pytest.raises(LabelConflictError, match="recorded 1, given True"):
         project.log_labels("churn", [{"id": "req-A", "row": 7, "label": True}])
+
+
+def test_label_delays_are_seconds_from_event_time_to_arrival(
+    project: Project, clock: SimulatedClock, reference: pd.DataFrame, models: tuple[Any, Any]
+) -> None:
+    _register_v2(project, reference, models)
+    hours = [1, 2, 3, 4, 5, -72]  # the last event time is three days after START
+    frame = churn(6, seed=21).assign(
+        event_time=[(START - timedelta(hours=h)).replace(tzinfo=None) for h in hours]
+    )
+    project.log_predictions("churn", frame, event_time_col="event_time", request_id="d")
+    shadow = make_batch(
+        "churn",
+        2,
+        frame[FEATURES],
+        _constant_outputs(6),
+        request_id="d",
+        event_time=frame["event_time"],
+        role="shadow",
+    )
+    project.log.append([shadow])  # a label joins both roles, and is one label, one delay
+    cid = frame["customer_id"].tolist()
+    day = 24 * 3600.0
+
+    clock.advance(timedelta(days=2))
+    first = project.log_labels(
+        "churn", [{"id": "d", "row": 4, "label": 1}, {"id": cid[1], "label": 0}]
+    )
+    assert first == LabelResult(
+        stored=2, unchanged=0, unknown=[], delays_seconds=[2 * day + 5 * 3600, 2 * day + 2 * 3600]
+    )
+
+    clock.advance(timedelta(minutes=30))
+    labels = [1 if r == 4 else 0 for r in range(6)]
+    second = project.log_labels(
+        "churn", [{"id": "d", "row": r, "label": labels[r]} for r in (5, 4, 3, 2, 1, 0)]
+    )
+    late = 2 * day + 1800
+    assert second == LabelResult(
+        stored=4,
+        unchanged=2,
+        unknown=[],
+        # Only the labels stored, in the items' order; an event time after the arrival gives
+        # a negative delay.
+        delays_seconds=[late - 3 * day, late + 4 * 3600, late + 3 * 3600, late + 3600],
+    )
+    assert project.log_labels("churn", []) == LabelResult(0, 0, [], [])
+
+
+def test_make_batch_from_arrays_equals_from_a_dataframe() -> None:
+    frame = churn(300, seed=20)
+    inputs = frame[FEATURES].assign(
+        signup=frame["event_time"],  # datetime64 -> timestamp
+        note=np.array([None if i % 7 == 0 else f"n{i}" for i in range(300)], dtype=object),
+        code=np.array([f"c{i % 5}" for i in range(300)]),  # a numpy string array
+        empty=np.array([None] * 300, dtype=object),
+    )
+    inputs.loc[inputs.index % 11 == 0, "contract"] = None
+    inputs.loc[inputs.index % 13 == 0, "monthly_charges"] = np.nan
+    arrays = {name: column.to_numpy() for name, column in inputs.items()}
+    assert arrays["contract"].dtype == object
+    assert arrays["signup"].dtype.kind == "M"
+    outputs = _constant_outputs(300)
+    common: dict[str, Any] = {
+        "request_id": "r",
+        "event_time": frame["event_time"],
+        "keys": frame["customer_id"].tolist(),
+    }
+    from_frame = make_batch("churn", 1, inputs, outputs, **common).table
+    from_arrays = make_batch("churn", 1, arrays, outputs, **common).table
+    assert from_arrays.equals(from_frame)
+    assert from_arrays.column_names == [*KEY_COLUMNS, *inputs.columns, *outputs]
+    types = {name: str(from_arrays.schema.field(name).type) for name in from_arrays.column_names}
+    assert types["contract"] == types["note"] == types["code"] == "large_string"
+    assert types["signup"].startswith("timestamp[")
+    assert types["empty"] == "null"
+    assert from_arrays["note"].null_count == len(range(0, 300, 7))
+    assert from_arrays["contract"].null_count == len(range(0, 300, 11))
+    assert from_arrays["monthly_charges"].null_count == inputs["monthly_charges"].isna().sum()
+    # A batch of outputs only (every input excluded from the log) has its outputs' rows.
+    assert make_batch("churn", 1, {}, outputs, request_id="r", event_time=START).n_rows == 300
+
+
+def test_make_batch_from_arrays_argument_errors() -> None:
+    outputs = _constant_outputs(3)
+    ok = {"a": np.arange(3), "b": np.array(["x", "y", "z"])}
+    with pytest.raises(InvalidInputError, match=r"different lengths \('a': 3, 'b': 2\)"):
+        make_batch("m", 1, {**ok, "b": ok["b"][:2]}, outputs, request_id="r", event_time=START)
+    with pytest.raises(InvalidInputError, match=r"'c' must be a 1-D array.*\(3, 2\)"):
+        make_batch("m", 1, {**ok, "c": np.zeros((3, 2))}, outputs, request_id="r", event_time=START)
+    mixed = np.array(["x", 1, None], dtype=object)
+    with pytest.raises(InvalidInputError, match="Input 'm' cannot be logged"):
+        make_batch("m", 1, {"m": mixed}, outputs, request_id="r", event_time=START)
+    with pytest.raises(InvalidInputError, match="'row'"):
+        make_batch("m", 1, {**ok, "row": ok["a"]}, outputs, request_id="r", event_time=START)
+    with pytest.raises(InvalidInputError, match="at least one input or output"):
+        make_batch("m", 1, {}, {}, request_id="r", event_time=START)
+    with pytest.raises(InvalidInputError, match="at least one row"):
+        make_batch("m", 1, {"a": np.arange(0)}, {}, request_id="r", event_time=START)
+    with pytest.raises(InvalidInputError, match="'prediction' has 3 values for 2 rows"):
+        make_batch("m", 1, {"a": np.arange(2)}, outputs, request_id="r", event_time=[START, START])

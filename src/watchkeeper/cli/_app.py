@@ -14,6 +14,7 @@ from watchkeeper.cli._output import FailOn, OutputFormat, emit, fail, failed
 from watchkeeper.cli._params import PredictionOpt, ProbaOpt, SchemaOpt, TargetOpt
 from watchkeeper.cli._project_cmds import db_app, init
 from watchkeeper.cli._registry import deploy, history, models_app, register, rollback
+from watchkeeper.cli._serve import serve
 from watchkeeper.errors import InvalidParameterError, WatchkeeperError
 
 if TYPE_CHECKING:
@@ -326,6 +327,7 @@ app.command()(register)
 app.command()(deploy)
 app.command()(rollback)
 app.command()(history)
+app.command()(serve)
 app.add_typer(models_app)
 app.add_typer(db_app)
 

@@ -1,4 +1,4 @@
-"""The prediction log on the command line: ``log ingest|export|compact|show`` and
+"""The prediction log on the command line: ``log ingest|export|compact|prune|show`` and
 ``labels ingest``.
 
 Batch-scored predictions and late labels feed the same log the server writes, without a
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import typer
 
@@ -52,6 +52,12 @@ UntilOpt = Annotated[
 ]
 
 
+@overload
+def parse_time(value: str, option: str) -> datetime: ...
+@overload
+def parse_time(value: None, option: str) -> None: ...
+@overload
+def parse_time(value: str | None, option: str) -> datetime | None: ...
 def parse_time(value: str | None, option: str) -> datetime | None:
     """``value`` of ``option`` as an aware UTC datetime (a naive date or time is UTC)."""
     if value is None:
@@ -271,6 +277,46 @@ def log_compact(
     with one_line_errors(), open_project(project) as opened:
         before, after = opened.log.compact(name, target_rows=target_rows)
     typer.echo(f"Compacted the prediction log of {name}: {before:,} batches -> {after:,}")
+
+
+@log_app.command("prune")
+def log_prune(
+    name: NameArg,
+    before: Annotated[
+        str,
+        typer.Option(
+            "--before",
+            metavar="T",
+            help="Delete the predictions with event time before T (ISO 8601; naive = UTC).",
+            show_default=False,
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be deleted; delete nothing.")
+    ] = False,
+    project: ProjectOpt = None,
+    output_format: FormatOpt = ReadFormat.table,
+) -> None:
+    """Delete NAME's logged predictions (served and shadow) with event time before T, with
+    their labels: retention for the prediction log."""
+    with one_line_errors():
+        cutoff = parse_time(before, "--before")
+        with open_project(project) as opened:
+            result = opened.prune_log(name, cutoff, dry_run=dry_run)
+    if output_format is ReadFormat.json:
+        echo_json(
+            {"model": name, "before": cutoff.isoformat(), "dry_run": dry_run, **result.to_dict()}
+        )
+        return
+    what = (
+        f"{result.rows:,} predictions and {result.labels:,} labels "
+        f"(batches: {result.batches_deleted:,} deleted, {result.batches_rewritten:,} rewritten)"
+    )
+    log = f"the prediction log of {name} before {when(cutoff)} UTC"
+    if dry_run:
+        typer.echo(f"Dry run, nothing was changed: pruning {log} would delete {what}")
+    else:
+        typer.echo(f"Pruned {log}: deleted {what}")
 
 
 @log_app.command("show")

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from watchkeeper.config._models import (
     ArtifactsConfig,
     DatabaseConfig,
+    ServeConfig,
     WatchkeeperConfig,
     show_value,
     validate_config,
@@ -130,15 +131,26 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[st
     return found
 
 
+#: Variables that hold secrets, read where they are used and never from watchkeeper.yaml.
+SECRET_VARIABLES = frozenset(
+    {"WATCHKEEPER_ADMIN_TOKEN", "WATCHKEEPER_PREDICT_TOKEN", "WATCHKEEPER_LOG_HASH_KEY"}
+)
+
+
 def _refuse_misspelled(
     environ: Mapping[str, str], known: Mapping[str, tuple[str, str, bool]]
 ) -> None:
     """A ``WATCHKEEPER_<SECTION>_...`` variable that names no field is an error, as an unknown
     key in the file is (``WATCHKEEPER_DATABASE_URLL`` would otherwise be ignored silently).
-    Variables not starting with a section's name (``WATCHKEEPER_PROJECT``) are not settings."""
+    Variables not starting with a section's name (``WATCHKEEPER_PROJECT``) are not settings,
+    nor are the secrets kept out of the file (:data:`SECRET_VARIABLES`)."""
     sections = {name.upper() for name in WatchkeeperConfig.model_fields}
     for variable in environ:
-        if not variable.startswith(ENV_PREFIX.upper()) or variable in known:
+        if (
+            not variable.startswith(ENV_PREFIX.upper())
+            or variable in known
+            or variable in SECRET_VARIABLES
+        ):
             continue
         rest = variable[len(ENV_PREFIX) :]
         section = next((x for x in sorted(sections) if rest.startswith(f"{x}_")), None)
@@ -327,8 +339,8 @@ def _scalar(value: object) -> str:
 
 
 def _initial_text(database_url: str) -> str:
-    db, art = DatabaseConfig(), ArtifactsConfig()
-    rows = {
+    db, art, serve = DatabaseConfig(), ArtifactsConfig(), ServeConfig()
+    rows: dict[str, list[tuple[str, object, str]]] = {
         "database: where the model registry, the monitoring history and the alerts are kept.": [
             ("url", database_url, "or postgresql+psycopg://user@host/db"),
             ("busy_timeout_seconds", db.busy_timeout_seconds, "seconds to wait for a lock"),
@@ -339,7 +351,16 @@ def _initial_text(database_url: str) -> str:
             ("store_data", art.store_data, "keep each version's data as Parquet"),
             ("max_data_bytes", art.max_data_bytes, "above it, store a seeded row sample"),
         ],
-        "serve: the HTTP server.": [],
+        "serve: the HTTP server (watchkeeper serve); more keys in docs/serving.md.": [
+            ("host", serve.host, "where to listen"),
+            ("port", serve.port, "0 picks a free port"),
+            ("workers", serve.workers, "processes sharing the port"),
+            ("alias", serve.alias, "the alias whose version answers"),
+            ("durability", serve.durability, "sync: answer after the log commit"),
+        ],
+        "log: what the prediction log keeps, e.g. columns: {email: hash, ssn: exclude}.": [
+            ("columns", {}, "per input column: exclude or hash"),
+        ],
         "monitor: scheduled checks.": [],
         "alerts: notifications.": [],
         "policy: what a check's outcome triggers.": [],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -41,6 +41,7 @@ __all__ = [
     "AlertsConfig",
     "ArtifactsConfig",
     "DatabaseConfig",
+    "LogConfig",
     "MonitorConfig",
     "PolicyConfig",
     "RetrainConfig",
@@ -136,9 +137,74 @@ class ArtifactsConfig(BaseModel):
 
 
 class ServeConfig(BaseModel):
-    """The ``serve:`` section (the HTTP server); empty in this release, a later one fills it."""
+    """The ``serve:`` section: the HTTP server (``watchkeeper serve``).
+
+    Attributes
+    ----------
+    host, port, workers
+        Where to listen, and how many worker processes (>= 1) share the port.
+    models
+        The models served (default: every registered model with ``alias`` set).
+    default_model
+        The model ``/invocations`` and ``/ping`` serve (default: the only served model).
+    alias, shadow_alias
+        The alias whose version answers requests, and the one scored off the response path
+        and logged with role ``shadow`` when it is set.
+    poll_seconds
+        How often the server re-reads the aliases (a move is picked up within this time).
+    max_rows, max_body_bytes
+        Largest request, in rows and in bytes; larger ones get 413.
+    batch_max_rows, batch_max_wait_ms
+        Adaptive batching: concurrent requests for the same version are merged into one
+        ``predict`` call of at most ``batch_max_rows`` rows, waiting at most
+        ``batch_max_wait_ms`` for more to arrive (0: merge only what is already queued).
+    log_predictions, durability
+        Log every prediction; ``sync`` answers only after the rows are committed, ``async``
+        answers once they are queued (an acknowledged prediction can then be lost in a crash).
+    client_event_time
+        Honour a client-supplied event time (``parameters.event_time`` or an ``event_time``
+        column); otherwise the server's clock stamps every row.
+    require_predict_token
+        Prediction endpoints need ``Authorization: Bearer $WATCHKEEPER_PREDICT_TOKEN``.
+    metrics_features
+        Features whose drift gets a per-feature Prometheus series (capped at 50).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: StrictStr = "127.0.0.1"
+    port: StrictInt = Field(default=8080, ge=0, le=65535)
+    workers: StrictInt = Field(default=1, ge=1, le=64)
+    models: list[StrictStr] | None = None
+    default_model: StrictStr | None = None
+    alias: StrictStr = "production"
+    shadow_alias: StrictStr | None = "shadow"
+    poll_seconds: float = Field(default=2.0, gt=0, strict=True, allow_inf_nan=False)
+    max_rows: StrictInt = Field(default=10_000, ge=1)
+    max_body_bytes: StrictInt = Field(default=16_000_000, ge=1024)
+    batch_max_rows: StrictInt = Field(default=512, ge=1)
+    batch_max_wait_ms: float = Field(default=1.0, ge=0, le=1000, strict=True, allow_inf_nan=False)
+    log_predictions: StrictBool = True
+    durability: Literal["sync", "async"] = "sync"
+    client_event_time: StrictBool = False
+    require_predict_token: StrictBool = False
+    metrics_features: list[StrictStr] = Field(default_factory=list, max_length=50)
+
+
+class LogConfig(BaseModel):
+    """The ``log:`` section: what the prediction log keeps.
+
+    Attributes
+    ----------
+    columns
+        Per input column, ``exclude`` (never written to the log) or ``hash`` (written as a
+        keyed hash, so equal values stay equal without being readable; the key is
+        ``WATCHKEEPER_LOG_HASH_KEY``). Applies to the server and to batch ingestion.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    columns: dict[StrictStr, Literal["exclude", "hash"]] = Field(default_factory=dict)
 
 
 class MonitorConfig(BaseModel):
@@ -177,6 +243,7 @@ class WatchkeeperConfig(BaseModel):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)

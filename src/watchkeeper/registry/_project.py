@@ -434,6 +434,20 @@ class Project(ProjectLog):
         rolled back from becomes ``rejected``."""
         return self.registry.rollback(name, alias=alias, to=to, reason=reason, trigger=trigger)
 
+    def record_event(
+        self,
+        name: str,
+        kind: str,
+        *,
+        version: int | None = None,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> Event:
+        """Append an event that changes nothing else (``deploy_failed``...) to the history."""
+        return self.registry.record_event(
+            name, kind, version=version, reason=reason, details=details
+        )
+
     def get(
         self, name: str, version: int | str | None = None, *, alias: str | None = None
     ) -> ModelVersion:

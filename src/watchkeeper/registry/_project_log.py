@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from watchkeeper.clock import Clock
+    from watchkeeper.config import WatchkeeperConfig
     from watchkeeper.registry._project import LoadedModel
     from watchkeeper.registry._records import ModelVersion
     from watchkeeper.store.database import Database
-    from watchkeeper.store.predictions import LabelResult, PredictionLog
+    from watchkeeper.store.predictions import LabelResult, PredictionLog, PruneResult
 
 __all__ = ["ProjectLog"]
 
@@ -31,11 +32,12 @@ _CHUNK_ROWS = 50_000
 
 
 class ProjectLog:
-    """Mixed into :class:`~watchkeeper.Project` (which provides ``database``, ``clock`` and
-    ``get``)."""
+    """Mixed into :class:`~watchkeeper.Project` (which provides ``database``, ``clock``,
+    ``config`` and ``get``)."""
 
     database: Database
     clock: Clock
+    config: WatchkeeperConfig | None
     _log: PredictionLog | None = None
 
     if TYPE_CHECKING:  # provided by Project
@@ -73,7 +75,15 @@ class ProjectLog:
         ``data[event_time_col]`` (default: now); the version's id column, if it has one and
         ``data`` carries it, keys the rows for labels. Rows are logged under ``request_id``
         (default: a new id) with rows 0..n-1, in chunks of 50,000 rows, in one transaction.
+        The project's ``log.columns`` rules apply to the inputs as logged (the model scores
+        the data as given): ``exclude`` columns are left out, ``hash`` ones are logged as a
+        keyed hash (:mod:`watchkeeper.store.privacy`; the key is ``WATCHKEEPER_LOG_HASH_KEY``).
         Returns the number of rows logged.
+
+        Raises
+        ------
+        ConfigError
+            ``log.columns`` hashes a column and ``WATCHKEEPER_LOG_HASH_KEY`` is not set.
         """
         import pandas as pd
 
@@ -102,7 +112,18 @@ class ProjectLog:
         id_column = (record.data_info.get("roles") or {}).get("id")
         keys = data[id_column].tolist() if id_column and id_column in data.columns else None
         rid = request_id or f"batch-{uuid.uuid4().hex}"
-        return self._log_chunks(record, data[inputs], values, times, keys, rid)
+        logged = self._logged_inputs(data[inputs])
+        return self._log_chunks(record, logged, values, times, keys, rid)
+
+    def _logged_inputs(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """``inputs`` under the project's ``log.columns`` rules."""
+        rules = self.config.log.columns if self.config is not None else {}
+        if not rules:
+            return inputs
+        from watchkeeper.store.privacy import apply_column_rules, hash_key_from_env
+
+        key = hash_key_from_env() if "hash" in rules.values() else None
+        return apply_column_rules(inputs, rules, key)
 
     def _log_chunks(
         self,
@@ -213,6 +234,13 @@ class ProjectLog:
             roles=roles,
             with_labels=with_labels,
         )
+
+    def prune_log(self, name: str, before: datetime, dry_run: bool = False) -> PruneResult:
+        """Delete ``name``'s logged predictions (served and shadow) with event time before
+        ``before`` (naive = UTC), with their labels (see
+        :meth:`~watchkeeper.store.predictions.PredictionLog.prune`); with ``dry_run``, only
+        count them."""
+        return self.log.prune(name, before, dry_run=dry_run)
 
 
 def _outputs(record: ModelVersion) -> list[str]:

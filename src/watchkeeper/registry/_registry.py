@@ -18,6 +18,7 @@ Alias moves and their guarantees
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, insert, or_, select, update
@@ -33,6 +34,7 @@ from watchkeeper.registry._names import check_alias, check_model_name, check_tag
 from watchkeeper.registry._reads import RegistryReader, check_version_number
 from watchkeeper.store.tables import (
     ALIAS_TRIGGERS,
+    EVENT_KINDS,
     VERSION_STATUSES,
     aliases,
     events,
@@ -378,6 +380,46 @@ class Registry(RegistryReader):
         event_id = self._retrying(attempt)
         return None if event_id is None else self._event_by_id(event_id)
 
+    def record_event(
+        self,
+        name: str,
+        kind: str,
+        *,
+        version: int | None = None,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> Event:
+        """Append an event that changes no registry state (``deploy_failed``, later a monitor
+        run's or a policy's decision) to ``name``'s history.
+
+        The kinds the registry records itself (``model_created``, ``version_registered``,
+        ``alias_move``, ``status_change``) are refused: they must come with their change.
+        """
+        check_model_name(name)
+        if kind in _OWN_KINDS or not _KIND.fullmatch(kind):
+            raise InvalidParameterError(
+                f"kind must be a lower-case word (a-z, _; up to 32 characters) other than "
+                f"{', '.join(_OWN_KINDS)}. Got {kind!r} instead."
+            )
+        if version is not None:
+            version = check_version_number(version)
+
+        def attempt(conn: Connection) -> int:
+            model_id = self._require_model(conn, name)
+            if version is not None:
+                self._version_row(conn, model_id, name, version)
+            return self._event(
+                conn,
+                model_id,
+                kind,
+                self.clock.now(),
+                version=version,
+                reason=reason,
+                details=details,
+            )
+
+        return self._event_by_id(self._retrying(attempt))
+
     def discard_unreferenced(self, artifacts: ArtifactStore, shas: Sequence[str]) -> list[str]:
         """Delete those of ``shas`` that no version records; returns the ones deleted.
 
@@ -542,6 +584,10 @@ class Registry(RegistryReader):
             reason=reason,
             details={"from": old, "to": new},
         )
+
+
+_OWN_KINDS = EVENT_KINDS  # recorded with their own changes
+_KIND = re.compile(r"[a-z][a-z_]{0,31}")
 
 
 def _check_trigger(trigger: str, allowed: tuple[str, ...]) -> None:

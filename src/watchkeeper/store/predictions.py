@@ -39,6 +39,15 @@ from watchkeeper.errors import (
     LabelConflictError,
     ModelNotFoundError,
 )
+from watchkeeper.store._batch import (
+    KEY_COLUMNS,
+    ROLES,
+    PredictionBatch,
+    _ipc,
+    _read_ipc,
+    make_batch,
+)
+from watchkeeper.store._retention import PruneResult
 from watchkeeper.store.tables import labels, prediction_batches, prediction_keys, registered_models
 
 if TYPE_CHECKING:
@@ -54,123 +63,25 @@ __all__ = [
     "LabelResult",
     "PredictionBatch",
     "PredictionLog",
+    "PruneResult",
     "make_batch",
 ]
 
-ROLES = ("served", "shadow")
-KEY_COLUMNS = ("request_id", "row", "key", "event_time")
 _IN_CHUNK = 500  # ids per IN (...) lookup
-
-
-@dataclass(frozen=True)
-class PredictionBatch:
-    """Rows to log for one model version and role (see :func:`make_batch`)."""
-
-    model: str
-    version: int
-    role: str
-    table: pa.Table
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.table.num_rows)
 
 
 @dataclass(frozen=True)
 class LabelResult:
     """What :meth:`PredictionLog.add_labels` did: labels stored, already there (identical),
-    and the ids that matched no logged prediction."""
+    the ids that matched no logged prediction, and for each label stored (in the order of
+    the items, a request's rows in row order) its delay: seconds from the prediction's event
+    time to the label's arrival (the clock's time when it was stored; negative for an event
+    time in the future)."""
 
     stored: int
     unchanged: int
     unknown: list[Any] = field(default_factory=list)
-
-
-def make_batch(
-    model: str,
-    version: int,
-    inputs: pd.DataFrame,
-    outputs: Mapping[str, Any],
-    *,
-    request_id: str | Sequence[str],
-    event_time: datetime | Sequence[datetime] | Any,
-    rows: Sequence[int] | None = None,
-    keys: Sequence[Any] | None = None,
-    role: str = "served",
-) -> PredictionBatch:
-    """Assemble a batch: the key columns, the inputs as given, and the outputs.
-
-    ``request_id`` is one id for the whole batch (rows 0..n-1) or one per row (then ``rows``
-    numbers each row within its request). ``keys`` are the values of the model's id column,
-    used instead of (request id, row) to find a prediction's label.
-    """
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-
-    if role not in ROLES:
-        raise InvalidParameterError(f"role must be one of {', '.join(ROLES)}. Got {role!r}.")
-    n = len(inputs)
-    if n == 0:
-        raise InvalidInputError("A prediction batch needs at least one row.")
-    clash = [c for c in (*KEY_COLUMNS, *outputs) if c in inputs.columns]
-    if clash:
-        raise InvalidInputError(
-            f"Input column(s) {', '.join(map(repr, clash))} clash with the log's own columns "
-            f"({', '.join(KEY_COLUMNS)}) or the outputs."
-        )
-    if isinstance(request_id, str):
-        ids = np.full(n, request_id, dtype=object)
-        row_numbers = np.arange(n, dtype=np.int32) if rows is None else np.asarray(rows)
-    else:
-        ids = np.asarray(list(request_id), dtype=object)
-        if rows is None:
-            raise InvalidParameterError("Give rows= with one request id per row.")
-        row_numbers = np.asarray(rows)
-    times = pd.to_datetime(
-        pd.Series(event_time if not isinstance(event_time, datetime) else [event_time] * n),
-        utc=True,
-    )
-    columns: dict[str, Any] = {
-        "request_id": pa.array(ids, pa.string()),
-        "row": pa.array(row_numbers, pa.int32()),
-        "key": pa.array(
-            [None] * n if keys is None else [None if k is None else str(k) for k in keys],
-            pa.string(),
-        ),
-        "event_time": pa.array(times.to_numpy(dtype="datetime64[us]"), pa.timestamp("us", "UTC")),
-    }
-    checked: list[tuple[str, Any]] = [("ids", ids), ("rows", row_numbers), ("event times", times)]
-    if keys is not None:
-        checked.append(("keys", keys))
-    for name, values in checked:
-        if len(values) != n:
-            raise InvalidInputError(f"{len(values)} {name} for {n} rows.")
-    table = pa.Table.from_pydict(columns)
-    body = pa.Table.from_pandas(inputs.reset_index(drop=True), preserve_index=False)
-    for name in body.column_names:
-        table = table.append_column(name, body[name])
-    for name, values in outputs.items():
-        column = pa.array(np.asarray(values))
-        if len(column) != n:
-            raise InvalidInputError(f"Output {name!r} has {len(column)} values for {n} rows.")
-        table = table.append_column(name, column)
-    return PredictionBatch(model=model, version=int(version), role=role, table=table)
-
-
-def _ipc(table: pa.Table) -> bytes:
-    import pyarrow as pa
-
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def _read_ipc(payload: bytes) -> pa.Table:
-    import pyarrow as pa
-
-    return pa.ipc.open_stream(payload).read_all()
+    delays_seconds: list[float] = field(default_factory=list)
 
 
 class PredictionLog:
@@ -410,7 +321,9 @@ class PredictionLog:
         a value of the model's id column (every prediction with that key). All items are
         checked first: one that contradicts a stored label raises
         :class:`LabelConflictError` and nothing is stored; an identical one is counted as
-        unchanged; ids that match no logged prediction are returned in ``unknown``.
+        unchanged; ids that match no logged prediction are returned in ``unknown``; each
+        label stored has its delay (arrival minus the prediction's event time) in
+        ``delays_seconds``.
         """
         parsed = [_parse_label(i, item) for i, item in enumerate(items)]
         now = self.clock.now()
@@ -456,7 +369,10 @@ class PredictionLog:
             if new_rows:
                 conn.execute(insert(labels), new_rows)
         return LabelResult(
-            stored=len(new_rows), unchanged=len(wanted) - len(new_rows), unknown=unknown
+            stored=len(new_rows),
+            unchanged=len(wanted) - len(new_rows),
+            unknown=unknown,
+            delays_seconds=[(now - r["event_time"]).total_seconds() for r in new_rows],
         )
 
     def _match(
@@ -492,7 +408,7 @@ class PredictionLog:
             found = [(text, r) for r in by_request.get(text, []) if row is None or r == row]
             if not found and row is None:
                 found = by_key.get(text, [])
-            out.append(found)
+            out.append(sorted(found))  # in row order, whatever order the database answered
         return out
 
     def _stored_labels(
@@ -526,6 +442,7 @@ class PredictionLog:
             raise InvalidParameterError(f"target_rows must be positive. Got {target_rows}.")
         with self.database.write() as conn:
             model_id = self._model_id(conn, model)
+            _lock_model(conn, model_id)
             rows = conn.execute(
                 select(prediction_batches)
                 .where(prediction_batches.c.model_id == model_id)
@@ -572,8 +489,66 @@ class PredictionLog:
                 )
         return len(rows), len(groups)
 
+    def prune(self, model: str, before: datetime, *, dry_run: bool = False) -> PruneResult:
+        """Delete every logged prediction of ``model`` (served and shadow) with
+        ``event_time < before``, with its keys and labels, in one transaction.
+
+        A batch wholly before ``before`` is deleted without being read; one that straddles it
+        is rewritten with only its rows at or after ``before``; later ones are not touched.
+        Once its keys are gone, a pruned request id can be logged again. With ``dry_run``
+        nothing changes and the result says what would be deleted.
+
+        Parameters
+        ----------
+        model
+            The registered model.
+        before
+            The cut-off event time; a naive datetime is UTC.
+        dry_run
+            Count, do not delete.
+
+        Returns
+        -------
+        PruneResult
+            Rows, batches deleted and rewritten, and labels deleted (or that would be).
+
+        Raises
+        ------
+        ModelNotFoundError
+            No registered model named ``model``.
+        InvalidParameterError
+            ``before`` is not a datetime.
+        """
+        from watchkeeper.store._retention import prune_batches
+
+        if not isinstance(before, datetime):
+            raise InvalidParameterError(
+                f"before must be a datetime. Got {type(before).__name__} {before!r} instead."
+            )
+        cutoff = as_utc(before)
+        if dry_run:
+            with self.database.read() as conn:
+                return prune_batches(conn, self._model_id(conn, model), cutoff, dry_run=True)
+        with self.database.write() as conn:
+            model_id = self._model_id(conn, model)
+            _lock_model(conn, model_id)
+            return prune_batches(conn, model_id, cutoff, dry_run=False)
+
 
 _LOOKUP = sa_table("wk_lookup_ids", sa_column("id"))
+
+
+def _lock_model(conn: Connection, model_id: int) -> None:
+    """Serialize the rewrites of one model's log (compact, prune) on PostgreSQL: each read
+    batches and then replaces them, and two at once could bring back rows the other
+    deleted. ``FOR NO KEY UPDATE`` leaves appends free (their foreign-key checks take only a
+    key-share lock). SQLite's write transactions already hold the database's write lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            select(registered_models.c.id)
+            .where(registered_models.c.id == model_id)
+            .with_for_update(key_share=True)
+        )
 
 
 def _where_in(conn: Connection, query: Select[Any], column: Any, values: Sequence[str]) -> Any:

@@ -58,6 +58,7 @@ __all__ = [
     "prediction_batches",
     "prediction_keys",
     "registered_models",
+    "rejected_requests",
     "version_tags",
 ]
 
@@ -215,6 +216,7 @@ prediction_keys = Table(
     Column("key", String(256), nullable=True),
     Column("event_time", _When, nullable=False),
     Index(None, "model_id", "key"),
+    Index(None, "model_id", "event_time"),  # retention deletes by event time (0004)
 )
 
 # Ground truth, one row per labelled prediction (request id, row): the prediction's event time
@@ -230,4 +232,22 @@ labels = Table(
     Column("arrived_at", _When, nullable=False),
     Index(None, "model_id", "event_time"),
     Index(None, "model_id", "arrived_at"),
+)
+
+# Requests the server refused (schema violations, bad bodies), kept small: the server writes
+# them in the background, a few per second at most, and keeps the newest ones. Monitoring
+# counts them by reason and field; the model name is text, since a request may name a model
+# that does not exist.
+rejected_requests = Table(
+    "rejected_requests",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("model", String(64), nullable=False),
+    Column("endpoint", String(128), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("field", String(256), nullable=True),
+    Column("message", String(1000), nullable=False),
+    Column("created_at", _When, nullable=False),
+    Index(None, "model", "created_at"),
 )

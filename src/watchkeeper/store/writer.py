@@ -51,6 +51,8 @@ from watchkeeper.errors import InvalidParameterError, StoreError
 from watchkeeper.store.predictions import PredictionBatch
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from watchkeeper.store.predictions import PredictionLog
 
 __all__ = ["DURABILITIES", "GroupCommitWriter"]
@@ -86,6 +88,9 @@ class GroupCommitWriter:
     durability
         ``"sync"``: a batch's future resolves once its transaction has committed.
         ``"async"``: it resolves as soon as the batch is queued; a crash loses what was queued.
+    on_commit
+        Called in the writer's thread after each commit with its duration in seconds and its
+        row count (the server's commit-latency histogram); an exception it raises is logged.
 
     Raises
     ------
@@ -134,6 +139,7 @@ class GroupCommitWriter:
         max_rows: int = 20_000,
         max_queue: int = 10_000,
         durability: Literal["sync", "async"] = "sync",
+        on_commit: Callable[[float, int], object] | None = None,
     ) -> None:
         if not _seconds(max_delay):
             raise InvalidParameterError(
@@ -157,6 +163,7 @@ class GroupCommitWriter:
         self.max_rows = max_rows
         self.max_queue = max_queue
         self.durability = durability
+        self.on_commit = on_commit
         self._pending: deque[_Pending] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -365,9 +372,16 @@ class GroupCommitWriter:
     def _commit(self, group: list[_Pending]) -> None:
         started = time.perf_counter()
         self.log.append([pending.batch for pending in group])
-        self._last_commit_seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        rows = sum(pending.batch.n_rows for pending in group)
+        self._last_commit_seconds = seconds
         self._commits += 1
-        self._rows_written += sum(pending.batch.n_rows for pending in group)
+        self._rows_written += rows
+        if self.on_commit is not None:
+            try:
+                self.on_commit(seconds, rows)
+            except Exception:  # an observer must not fail a committed group
+                logger.exception("The on_commit hook failed")
         for pending in group:
             pending.future.set_result(None)
 

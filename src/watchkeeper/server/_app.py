@@ -1,0 +1,522 @@
+"""The FastAPI application: Open Inference Protocol v2, MLflow ``/invocations``, TF Serving
+``:predict``, labels, admin and ``/metrics`` routes over one :class:`ServerState`.
+
+:func:`create_app` builds it for a project (tests pass an open :class:`~watchkeeper.Project`);
+:func:`app_from_environment` is the factory ``uvicorn`` worker processes call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import FastAPI, Header, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from watchkeeper._version import __version__
+from watchkeeper.errors import (
+    InvalidInputError,
+    InvalidNameError,
+    InvalidParameterError,
+    LabelConflictError,
+    ModelNotFoundError,
+    RollbackError,
+    VersionStatusError,
+    WatchkeeperError,
+)
+from watchkeeper.server import _openapi as api
+from watchkeeper.server._admin import admin_router
+from watchkeeper.server._decode import decode_invocations, decode_oip, decode_tfserving
+from watchkeeper.server._errors import RequestError
+from watchkeeper.server._scoring import read_body, score
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from watchkeeper.registry import Project
+    from watchkeeper.server._state import ServerState
+
+__all__ = ["app_from_environment", "create_app"]
+
+logger = logging.getLogger("watchkeeper.server")
+
+MAX_VERSION = 2**31 - 1
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION, description="The version number.")]
+Authorization = Annotated[str | None, Header()]
+
+_OIP_DATATYPES = {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.wk
+    return state
+
+
+def _json(body: Any, status: int = 200, request_id: str | None = None) -> JSONResponse:
+    headers = {"X-Request-Id": request_id} if request_id else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Metrics:
+    """ASGI middleware: every HTTP request counted by route template, model and status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            state: ServerState | None = getattr(scope["app"].state, "wk", None)
+            route = scope.get("route")
+            if state is not None and route is not None:
+                name = (scope.get("path_params") or {}).get("name", "")
+                model = name if name in state.manager.names else ""
+                state.metrics.observe_request(
+                    endpoint=getattr(route, "path", "other"),
+                    model=model,
+                    code=status,
+                    seconds=time.perf_counter() - started,
+                )
+
+
+def _endpoint_and_model(request: Request) -> tuple[str, str]:
+    route = request.scope.get("route")
+    endpoint = getattr(route, "path", "other") if route is not None else "other"
+    name = request.path_params.get("name", "")
+    state: ServerState | None = getattr(request.app.state, "wk", None)
+    if state is not None and not name and endpoint == "/invocations":
+        with contextlib.suppress(RequestError):
+            name = state.manager.default_model()
+    return endpoint, str(name)
+
+
+def _error_response(request: Request, error: RequestError) -> JSONResponse:
+    state: ServerState | None = getattr(request.app.state, "wk", None)
+    endpoint, model = _endpoint_and_model(request)
+    if state is not None and error.reason not in ("not_found", "not_ready", "unauthorized"):
+        state.reject(error, model=model, endpoint=endpoint)
+    return JSONResponse(error.to_dict(), status_code=error.status)
+
+
+_FROM_LIBRARY: tuple[tuple[type[WatchkeeperError], str], ...] = (
+    (ModelNotFoundError, "not_found"),
+    (LabelConflictError, "conflict"),
+    (RollbackError, "conflict"),
+    (VersionStatusError, "conflict"),
+    (InvalidNameError, "invalid_parameter"),
+    (InvalidParameterError, "invalid_parameter"),
+    (InvalidInputError, "invalid_parameter"),
+)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
+        return _error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
+        return _error_response(
+            request, RequestError("invalid_parameter", message, field=where, status=422)
+        )
+
+    @app.exception_handler(WatchkeeperError)
+    async def _library(request: Request, exc: WatchkeeperError) -> JSONResponse:
+        for kind, reason in _FROM_LIBRARY:
+            if isinstance(exc, kind):
+                return _error_response(request, RequestError(reason, str(exc)))
+        logger.exception("Request failed", exc_info=exc)
+        return JSONResponse({"error": str(exc), "reason": "internal", "field": None}, 500)
+
+
+# ---------------------------------------------------------------------------- app
+
+
+def create_app(
+    project: Project | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    project_location: str | None = None,
+) -> FastAPI:
+    """The watchkeeper server for ``project`` (opened here from ``project_location`` or the
+    environment when None, and then closed with the app).
+
+    Serving starts in the app's lifespan: the aliased versions are loaded, the log writer and
+    the alias polling start. ``environ`` supplies the tokens (default: ``os.environ``).
+    """
+    env = os.environ if environ is None else environ
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await _open_state(project, project_location, env)
+        app.state.wk = state
+        try:
+            yield
+        finally:
+            await state.aclose()
+            if project is None:
+                state.project.close()
+
+    app = FastAPI(
+        title="watchkeeper",
+        version=__version__,
+        description="Serves registered models, logs every prediction, joins late labels.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(_Metrics)
+    _install_handlers(app)
+    _add_oip_routes(app)
+    _add_mlflow_routes(app)
+    _add_tf_and_label_routes(app)
+    app.include_router(admin_router)
+
+    @app.get("/metrics", include_in_schema=True, response_class=PlainTextResponse)
+    async def metrics(request: Request) -> Response:
+        state = _state(request)
+        body, content_type = state.metrics.render(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    return app
+
+
+async def _open_state(
+    project: Project | None, location: str | None, environ: Mapping[str, str]
+) -> ServerState:
+    import asyncio
+
+    from watchkeeper.config import LogConfig, ServeConfig
+    from watchkeeper.registry import Project
+    from watchkeeper.server._metrics import ServerMetrics
+    from watchkeeper.server._models import ModelManager
+    from watchkeeper.server._state import ServerState, Tokens
+    from watchkeeper.store.writer import GroupCommitWriter
+
+    opened = project if project is not None else await asyncio.to_thread(Project, location)
+    try:
+        config = opened.config.serve if opened.config is not None else ServeConfig()
+        log_config = opened.config.log if opened.config is not None else LogConfig()
+        tokens = Tokens.from_env(config, environ)
+        hash_key = None
+        if any(rule == "hash" for rule in log_config.columns.values()):
+            from watchkeeper.store.privacy import hash_key_from_env
+
+            hash_key = hash_key_from_env(environ)
+        metrics = ServerMetrics(multiprocess_dir=environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        writer = None
+        if config.log_predictions:
+            writer = GroupCommitWriter(
+                opened.log,
+                durability=config.durability,
+                on_commit=lambda seconds, _rows: metrics.observe_commit(seconds),
+            )
+            writer.start()
+            metrics.attach_writer(writer)
+        metrics.attach_database(opened.database)
+        state = ServerState(
+            project=opened,
+            config=config,
+            log_config=log_config,
+            clock=opened.clock,
+            manager=ModelManager(opened, config, metrics),
+            metrics=metrics,
+            writer=writer,
+            tokens=tokens,
+            hash_key=hash_key,
+        )
+        await state.manager.start()
+        state.start_flusher()
+        return state
+    except BaseException:
+        if project is None:
+            opened.close()
+        raise
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``WATCHKEEPER_PROJECT`` (the factory worker processes import)."""
+    return create_app(project_location=os.environ.get("WATCHKEEPER_PROJECT"))
+
+
+# ---------------------------------------------------------------------------- OIP v2
+
+
+def _check_predict_token(state: ServerState, authorization: str | None) -> None:
+    state.tokens.check(state.tokens.predict, authorization, "Prediction endpoints")
+
+
+def _model_metadata(state: ServerState, name: str, version: int | None) -> dict[str, Any]:
+    served = state.manager.serving(name)
+    if name not in state.manager.names:
+        raise RequestError("not_found", f"Model {name!r} is not served here.", field="name")
+    record = state.project.get(name, version) if version is not None else None
+    if record is None:
+        if served is None:
+            raise RequestError("not_ready", f"Model {name!r} has no version ready.")
+        record = served.record
+    inputs = []
+    for column in record.input_schema.columns:
+        kind = column.dtype[:1] if column.dtype[:1] in "biuf" and column.dtype != "bool" else "O"
+        datatype = "BOOL" if column.dtype == "bool" else _OIP_DATATYPES.get(kind, "BYTES")
+        if column.nullable and datatype.startswith("INT"):
+            datatype = "FP64"  # nulls travel as NaN
+        inputs.append({"name": column.name, "datatype": datatype, "shape": [-1]})
+    outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
+    if record.model_info.get("has_predict_proba") and record.model_info.get("classes"):
+        outputs.append(
+            {
+                "name": "predict_proba",
+                "datatype": "FP64",
+                "shape": [-1, len(record.model_info["classes"])],
+            }
+        )
+    versions = sorted({str(v) for v in (record.version, served.version if served else None) if v})
+    return {
+        "name": name,
+        "versions": versions,
+        "platform": record.flavour,
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
+def _add_oip_routes(app: FastAPI) -> None:
+    @app.get("/v2/health/live", tags=["oip"], responses=api.responses(None))
+    async def live() -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready", tags=["oip"], responses=api.responses(None, 400))
+    async def ready(request: Request) -> Response:
+        manager = _state(request).manager
+        ok = bool(manager.names) and all(manager.ready(n) for n in manager.names)
+        return _json({"ready": ok}, 200 if ok else 400)
+
+    @app.get("/v2", tags=["oip"], responses=api.responses(None))
+    async def server_metadata() -> dict[str, Any]:
+        return {"name": "watchkeeper", "version": __version__, "extensions": []}
+
+    @app.get("/v2/models/{name}", tags=["oip"], responses=api.responses(None, 404, 503))
+    async def model_metadata(request: Request, name: str) -> dict[str, Any]:
+        return _model_metadata(_state(request), name, None)
+
+    @app.get(
+        "/v2/models/{name}/versions/{version}", tags=["oip"], responses=api.responses(None, 404)
+    )
+    async def version_metadata(request: Request, name: str, version: Version) -> dict[str, Any]:
+        return _model_metadata(_state(request), name, version)
+
+    @app.get("/v2/models/{name}/ready", tags=["oip"], responses=api.responses(None, 400, 404))
+    async def model_ready(request: Request, name: str) -> Response:
+        manager = _state(request).manager
+        if name not in manager.names:
+            raise RequestError("not_found", f"Model {name!r} is not served here.", field="name")
+        ok = manager.ready(name)
+        return _json({"name": name, "ready": ok}, 200 if ok else 400)
+
+    @app.get(
+        "/v2/models/{name}/versions/{version}/ready",
+        tags=["oip"],
+        responses=api.responses(None, 400, 404),
+    )
+    async def version_ready(request: Request, name: str, version: Version) -> Response:
+        manager = _state(request).manager
+        if name not in manager.names:
+            raise RequestError("not_found", f"Model {name!r} is not served here.", field="name")
+        with contextlib.suppress(RequestError):
+            await manager.get(name, version)
+        ok = manager.ready(name, version)
+        body: dict[str, Any] = {"name": name, "version": str(version), "ready": ok}
+        failure = manager.failure(name, version)
+        if failure:
+            body["error"] = failure
+        return _json(body, 200 if ok else 400)
+
+    infer_codes = (400, 401, 404, 409, 413, 415, 422, 503)
+
+    @app.post(
+        "/v2/models/{name}/infer",
+        tags=["oip"],
+        openapi_extra=api.body(api.OIP_REQUEST),
+        responses=api.responses(api.OIP_RESPONSE, *infer_codes),
+    )
+    async def infer(request: Request, name: str, authorization: Authorization = None) -> Response:
+        return await _infer(request, name, None, authorization)
+
+    @app.post(
+        "/v2/models/{name}/versions/{version}/infer",
+        tags=["oip"],
+        openapi_extra=api.body(api.OIP_REQUEST),
+        responses=api.responses(api.OIP_RESPONSE, *infer_codes),
+    )
+    async def infer_version(
+        request: Request, name: str, version: Version, authorization: Authorization = None
+    ) -> Response:
+        return await _infer(request, name, version, authorization)
+
+
+async def _infer(
+    request: Request, name: str, version: int | None, authorization: str | None
+) -> Response:
+    state = _state(request)
+    _check_predict_token(state, authorization)
+    state.manager.require(name)
+    decoded = decode_oip(await read_body(request, state.config.max_body_bytes))
+    body, request_id = await score(state, request, name, version, decoded)
+    return _json(body, request_id=request_id)
+
+
+# ---------------------------------------------------------------------------- MLflow
+
+
+def _add_mlflow_routes(app: FastAPI) -> None:
+    @app.post(
+        "/invocations",
+        tags=["mlflow"],
+        openapi_extra=api.body(api.INVOCATIONS_REQUEST, csv=True),
+        responses=api.responses(api.SCORING_RESPONSE, 400, 401, 404, 409, 413, 415, 422, 503),
+    )
+    async def invocations(request: Request, authorization: Authorization = None) -> Response:
+        state = _state(request)
+        _check_predict_token(state, authorization)
+        name = state.manager.default_model()
+        body = await read_body(request, state.config.max_body_bytes)
+        decoded = decode_invocations(body, request.headers.get("content-type"))
+        answer, request_id = await score(state, request, name, None, decoded)
+        return _json(answer, request_id=request_id)
+
+    @app.get("/ping", tags=["mlflow"], responses={200: {"description": "Ready"}, 404: {}})
+    async def ping(request: Request) -> Response:
+        return _health(request)
+
+    @app.get("/health", tags=["mlflow"], responses={200: {"description": "Ready"}, 404: {}})
+    async def health(request: Request) -> Response:
+        return _health(request)
+
+    @app.get("/version", tags=["mlflow"], response_class=PlainTextResponse)
+    async def version() -> str:
+        return __version__
+
+
+def _health(request: Request) -> Response:
+    manager = _state(request).manager
+    try:
+        ok = manager.ready(manager.default_model())
+    except RequestError:
+        ok = False
+    return PlainTextResponse("\n", status_code=200 if ok else 404)
+
+
+# ---------------------------------------------------------------------------- TF Serving, labels
+
+
+def _add_tf_and_label_routes(app: FastAPI) -> None:
+    tf_codes = (400, 401, 404, 409, 413, 415, 422, 503)
+
+    @app.post(
+        "/v1/models/{name}:predict",
+        tags=["tf-serving"],
+        openapi_extra=api.body(api.TF_REQUEST),
+        responses=api.responses(api.SCORING_RESPONSE, *tf_codes),
+    )
+    async def tf_predict(
+        request: Request, name: str, authorization: Authorization = None
+    ) -> Response:
+        return await _tf(request, name, None, authorization)
+
+    @app.post(
+        "/v1/models/{name}/versions/{version}:predict",
+        tags=["tf-serving"],
+        openapi_extra=api.body(api.TF_REQUEST),
+        responses=api.responses(api.SCORING_RESPONSE, *tf_codes),
+    )
+    async def tf_predict_version(
+        request: Request, name: str, version: Version, authorization: Authorization = None
+    ) -> Response:
+        return await _tf(request, name, version, authorization)
+
+    @app.post(
+        "/v1/models/{name}/labels",
+        tags=["labels"],
+        openapi_extra=api.body(api.LABELS_REQUEST),
+        responses=api.responses(api.LABELS_RESPONSE, 400, 401, 404, 409, 413, 422),
+    )
+    async def labels(request: Request, name: str, authorization: Authorization = None) -> Response:
+        return await _labels(request, name, authorization)
+
+
+async def _tf(
+    request: Request, name: str, version: int | None, authorization: str | None
+) -> Response:
+    state = _state(request)
+    _check_predict_token(state, authorization)
+    state.manager.require(name)
+    decoded = decode_tfserving(await read_body(request, state.config.max_body_bytes))
+    body, request_id = await score(state, request, name, version, decoded)
+    return _json(body, request_id=request_id)
+
+
+async def _labels(request: Request, name: str, authorization: str | None) -> Response:
+    import asyncio
+    import json
+
+    import numpy as np
+
+    state = _state(request)
+    _check_predict_token(state, authorization)
+    if name not in state.manager.names:
+        raise RequestError("not_found", f"Model {name!r} is not served here.", field="name")
+    raw = await read_body(request, state.config.max_body_bytes)
+    try:
+        items = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError("malformed", f"The body is not valid JSON: {exc}") from None
+    if isinstance(items, dict) and isinstance(items.get("labels"), list):
+        items = items["labels"]
+    if not isinstance(items, list) or not items:
+        raise RequestError(
+            "malformed",
+            'Expected a non-empty JSON list of {"id": ..., "row": optional, "label": ...}.',
+        )
+    if len(items) > state.config.max_rows:
+        raise RequestError(
+            "too_many_rows",
+            f"{len(items)} labels; this server accepts at most {state.config.max_rows} per "
+            "request (serve.max_rows).",
+        )
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise RequestError(
+                "malformed", f"Item {index} is not an object with id and label.", field=f"[{index}]"
+            )
+    result = await asyncio.to_thread(state.project.log.add_labels, name, items)
+    state.metrics.observe_labels(
+        model=name,
+        received=len(items),
+        joined=result.stored,
+        unknown=len(result.unknown),
+        delays_seconds=np.asarray(getattr(result, "delays_seconds", []), dtype=np.float64),
+    )
+    return _json(
+        {"stored": result.stored, "unchanged": result.unchanged, "unknown": result.unknown}
+    )

@@ -1,0 +1,715 @@
+"""Request bodies to columns: the Open Inference Protocol, MLflow scoring and TF Serving formats.
+
+Each decoder reads one body and returns a :class:`Decoded`: one 1-D object array per column
+(the values as sent, ``None`` for null), the number of rows, the request id and parameters, and
+the *style* the answer must be shaped in. Decoders check the shape of the request only (one
+value per row in every column, the OIP datatypes); whether the values fit the model is the
+job of :func:`watchkeeper.server._validate.validate_columns`.
+
+Every way a body can be wrong raises :class:`~watchkeeper.server._errors.RequestError` and
+nothing else, so that a bad request is always a 4xx. ``field`` names the column (an OIP input
+or a column of the request) when the fault is in one, else the JSON path (``"inputs[2]"``,
+``"dataframe_split.data"``, ``"id"``...).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import reprlib
+from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import numpy as np
+
+from watchkeeper.server._errors import RequestError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pandas as pd
+
+__all__ = ["STYLES", "Decoded", "decode_invocations", "decode_oip", "decode_tfserving"]
+
+#: Every answer style a :class:`Decoded` may carry.
+STYLES: tuple[str, ...] = (
+    "oip",
+    "split",
+    "records",
+    "instances",
+    "inputs",
+    "csv",
+    "tf_instances",
+    "tf_columns",
+)
+
+_MAX_ID_LENGTH = 128
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A \uD800-\uDFFF escape: JSON may spell a lone surrogate, which no UTF-8 answer can carry.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_JSON_TYPES = ("application/json",)
+_CSV_TYPES = ("text/csv",)
+# OIP datatype -> inclusive integer bounds (None for the non-integer datatypes).
+_OIP_INT_BOUNDS: dict[str, tuple[int, int]] = {
+    **{f"INT{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
+    **{f"UINT{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
+}
+_OIP_DATATYPES = ("BOOL", *_OIP_INT_BOUNDS, "FP16", "FP32", "FP64", "BYTES")
+# Per-input MLServer content types: plain tensors, or strings (ISO datetimes are strings too).
+_OIP_INPUT_CONTENT_TYPES = ("np", "str", "datetime")
+_NONE = type(None)
+_NUMBER_TYPES = frozenset({int, float})
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = 40
+_repr.maxlist = _repr.maxdict = 4
+_repr.maxlevel = 2
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded request: its columns as sent, and how the answer must be shaped.
+
+    Attributes
+    ----------
+    columns
+        One 1-D object array per column (or OIP input), all ``n_rows`` long, holding the
+        values as sent (``None`` for null). Arrays are shared, not copied: do not modify.
+    n_rows
+        The number of rows (at least 1).
+    request_id
+        The OIP ``id``, or None.
+    parameters
+        The OIP request ``parameters`` or the MLflow ``params``; ``{}`` if none.
+    style
+        One of :data:`STYLES`: the format the request came in, which the answer follows.
+    text
+        True when the values came from text (CSV): validation may then parse strings.
+    """
+
+    columns: dict[str, np.ndarray]
+    n_rows: int
+    request_id: str | None
+    parameters: dict[str, Any]
+    style: str
+    text: bool = False
+
+
+def _fail(reason: str, message: str, field: str | None = None) -> NoReturn:
+    raise RequestError(reason, message, field=field)
+
+
+def show(value: Any) -> str:
+    """``repr(value)`` shortened to at most 40 characters (cheap even for huge values)."""
+    text = _repr.repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value, for messages: ``a string``, ``null``, ``an array``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _object_array(values: Iterable[Any], n: int) -> np.ndarray:
+    # fromiter keeps lists and dicts as elements (np.array would build a 2-D array from them).
+    return np.fromiter(values, dtype=object, count=n)
+
+
+def _load_json(body: bytes) -> dict[str, Any]:
+    try:
+        text = bytes(body).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(
+            "malformed", f"The body is not valid UTF-8 (bad byte at offset {exc.start})."
+        ) from exc
+    if not text.strip():
+        _fail("malformed", "The body is empty; expected a JSON object.")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RequestError(
+            "malformed",
+            f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+        ) from exc
+    except (ValueError, RecursionError) as exc:  # an integer with too many digits, deep nesting
+        raise RequestError("malformed", f"The body cannot be read as JSON: {exc}.") from exc
+    if not isinstance(doc, dict):
+        _fail("malformed", f"The body must be a JSON object ({{...}}); got {json_type(doc)}.")
+    if _SURROGATE_ESCAPE.search(text):  # rare: look for an unpaired one
+        _reject_lone_surrogates(doc)
+    return doc
+
+
+def _reject_lone_surrogates(doc: dict[str, Any]) -> None:
+    pending: list[Any] = [doc]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                _fail(
+                    "malformed",
+                    f"The string {show(item)} holds an unpaired surrogate escape (\\uD800 to "
+                    "\\uDFFF); strings must be valid Unicode.",
+                )
+
+
+def _parameters(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _fail(
+            "invalid_parameter",
+            f"'{where}' must be an object of name: value pairs; got {json_type(value)}.",
+            where,
+        )
+    return value
+
+
+def _request_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        _fail("invalid_parameter", f"'id' must be a string; got {json_type(value)}.", "id")
+    if not value or len(value) > _MAX_ID_LENGTH:
+        _fail(
+            "invalid_parameter",
+            f"'id' must be 1 to {_MAX_ID_LENGTH} characters long; got {len(value)}.",
+            "id",
+        )
+    if _CONTROL.search(value):
+        _fail(
+            "invalid_parameter",
+            f"'id' must not contain control characters; got {show(value)}.",
+            "id",
+        )
+    return value
+
+
+def _check_rows(n_rows: int) -> None:
+    if n_rows == 0:
+        _fail("empty", "The request has no rows; send at least one.")
+
+
+def _from_columns(mapping: dict[str, Any], where: str) -> tuple[dict[str, np.ndarray], int]:
+    """``{column: [values]}`` to columns, every column the same length."""
+    if not mapping:
+        _fail("empty", f"'{where}' has no columns (and so no rows); send at least one row.", where)
+    columns: dict[str, np.ndarray] = {}
+    first, n_rows = "", -1
+    for name, values in mapping.items():
+        if not isinstance(values, list):
+            _fail(
+                "malformed",
+                f"'{where}': column {name!r} must be an array with one value per row; "
+                f"got {json_type(values)}.",
+                name,
+            )
+        if n_rows < 0:
+            first, n_rows = name, len(values)
+        elif len(values) != n_rows:
+            _fail(
+                "shape_mismatch",
+                f"'{where}': column {name!r} has {len(values)} values but column {first!r} has "
+                f"{n_rows}; every column needs one value per row.",
+                name,
+            )
+        columns[name] = _object_array(values, len(values))
+    _check_rows(n_rows)
+    return columns, n_rows
+
+
+def _from_records(rows: Any, where: str) -> tuple[dict[str, np.ndarray], int]:
+    """``[{column: value}, ...]`` to columns; a key missing from a row is a null there."""
+    if not isinstance(rows, list):
+        _fail(
+            "malformed",
+            f"'{where}' must be an array of row objects ([{{column: value}}, ...]); got "
+            f"{json_type(rows)}.",
+            where,
+        )
+    n_rows = len(rows)
+    _check_rows(n_rows)
+    if set(map(type, rows)) != {dict}:
+        i = next(i for i, row in enumerate(rows) if not isinstance(row, dict))
+        _fail(
+            "malformed",
+            f"'{where}' must be an array of objects, one {{column: value}} per row; row {i} is "
+            f"{json_type(rows[i])}.",
+            f"{where}[{i}]",
+        )
+    names = list(dict.fromkeys(chain.from_iterable(rows)))
+    k = len(names)
+    if k == 0:
+        return {}, n_rows
+    if set(map(len, rows)) == {k}:  # every row has every key: one C-level pass per row
+        if k == 1:
+            return {names[0]: _object_array(map(itemgetter(names[0]), rows), n_rows)}, n_rows
+        table = list(map(itemgetter(*names), rows))
+        return {
+            name: _object_array(column, n_rows)
+            for name, column in zip(names, zip(*table, strict=True), strict=True)
+        }, n_rows
+    return {name: _object_array((row.get(name) for row in rows), n_rows) for name in names}, n_rows
+
+
+def _rows_or_columns(value: Any, where: str) -> tuple[dict[str, np.ndarray], int]:
+    if isinstance(value, list):
+        return _from_records(value, where)
+    if isinstance(value, dict):
+        return _from_columns(value, where)
+    _fail(
+        "malformed",
+        f"'{where}' must be an array of row objects ([{{column: value}}, ...]) or an object "
+        f"of column arrays ({{column: [values]}}); got {json_type(value)}.",
+        where,
+    )
+
+
+def _from_split(split: Any) -> tuple[dict[str, np.ndarray], int]:
+    if not isinstance(split, dict):
+        _fail(
+            "malformed",
+            '\'dataframe_split\' must be an object {"columns": [...], "data": [[...], ...]}; '
+            f"got {json_type(split)}.",
+            "dataframe_split",
+        )
+    names = split.get("columns")
+    if not isinstance(names, list) or not names or set(map(type, names)) != {str}:
+        _fail(
+            "malformed",
+            "'dataframe_split.columns' must be a non-empty array of column names (strings); "
+            f"got {show(names) if isinstance(names, list) else json_type(names)}.",
+            "dataframe_split.columns",
+        )
+    if len(set(names)) != len(names):
+        repeated = next(name for i, name in enumerate(names) if name in names[:i])
+        _fail(
+            "malformed",
+            f"'dataframe_split.columns' names column {repeated!r} more than once.",
+            "dataframe_split.columns",
+        )
+    data = split.get("data")
+    if not isinstance(data, list):
+        _fail(
+            "malformed",
+            "'dataframe_split.data' must be an array of rows, each an array of values; got "
+            f"{json_type(data)}.",
+            "dataframe_split.data",
+        )
+    n_rows, k = len(data), len(names)
+    _check_rows(n_rows)
+    if set(map(type, data)) != {list}:
+        i = next(i for i, row in enumerate(data) if not isinstance(row, list))
+        _fail(
+            "malformed",
+            f"'dataframe_split.data' must hold one array per row; row {i} is {json_type(data[i])}.",
+            "dataframe_split.data",
+        )
+    if set(map(len, data)) != {k}:
+        i = next(i for i, row in enumerate(data) if len(row) != k)
+        _fail(
+            "shape_mismatch",
+            f"'dataframe_split.data': row {i} has {len(data[i])} values but there are {k} "
+            "columns; every row needs one value per column.",
+            "dataframe_split.data",
+        )
+    columns = zip(*data, strict=True)
+    return {
+        name: _object_array(column, n_rows) for name, column in zip(names, columns, strict=True)
+    }, n_rows
+
+
+def _strings(series: pd.Series[Any]) -> np.ndarray:
+    """A column of strings as an object array, None where missing."""
+    values = series.to_numpy(dtype=object)
+    values[series.isna().to_numpy()] = None
+    return values
+
+
+def _decode_csv(body: bytes) -> Decoded:
+    import pandas as pd
+
+    try:
+        text = bytes(body).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RequestError(
+            "malformed", f"The CSV body is not valid UTF-8 (bad byte at offset {exc.start})."
+        ) from exc
+    if not text.strip():
+        _fail("empty", "The CSV body is empty; send a header row and at least one row.")
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            header=None,  # the header is read as a row, to see duplicate and empty names
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+        )
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise RequestError("malformed", f"The CSV body cannot be parsed: {exc}".strip()) from exc
+    cells = [_strings(frame[c]) for c in frame.columns]
+    header = [column[0] for column in cells]
+    for i, name in enumerate(header):
+        if name is None:
+            _fail(
+                "malformed",
+                f"CSV header: column {i} has no name (was the file written with its index? "
+                "write it with index=False).",
+                "header",
+            )
+        if name in header[:i]:
+            _fail("malformed", f"CSV header: column {name!r} appears more than once.", "header")
+    n_rows = len(frame) - 1
+    _check_rows(n_rows)
+    return Decoded(
+        columns={name: column[1:] for name, column in zip(header, cells, strict=True)},
+        n_rows=n_rows,
+        request_id=None,
+        parameters={},
+        style="csv",
+        text=True,
+    )
+
+
+def _media_type(content_type: str | None) -> str:
+    if content_type is None:
+        return "application/json"
+    return content_type.split(";", 1)[0].strip().lower() or "application/json"
+
+
+def decode_invocations(body: bytes, content_type: str | None) -> Decoded:
+    """Decode an MLflow scoring request (``POST /invocations``).
+
+    Parameters
+    ----------
+    body
+        The request body.
+    content_type
+        The ``Content-Type`` header: ``application/json`` (the default when absent) or
+        ``text/csv``; parameters such as ``charset`` are ignored (bodies are UTF-8).
+
+    Returns
+    -------
+    Decoded
+        Style ``split``, ``records``, ``instances``, ``inputs`` (JSON, after the key used) or
+        ``csv`` (every value a string or None, ``text=True``).
+
+    Raises
+    ------
+    RequestError
+        ``unsupported_media_type`` for another content type; ``malformed`` for a body that is
+        not JSON (or CSV) or not shaped as its format needs; ``unsupported_format`` unless
+        exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs`` is
+        given; ``invalid_parameter`` for ``params`` that is not an object; ``shape_mismatch``
+        for columns or rows of different lengths; ``empty`` for no rows.
+
+    Examples
+    --------
+    >>> body = b'{"dataframe_split": {"columns": ["a", "b"], "data": [[1, "x"], [2, null]]}}'
+    >>> decoded = decode_invocations(body, "application/json")
+    >>> decoded.style, decoded.n_rows, decoded.columns["b"].tolist()
+    ('split', 2, ['x', None])
+    """
+    media = _media_type(content_type)
+    if media in _CSV_TYPES:
+        return _decode_csv(body)
+    if media not in _JSON_TYPES:
+        _fail(
+            "unsupported_media_type",
+            f"Content type {content_type!r} is not read here; send application/json or text/csv.",
+            "Content-Type",
+        )
+    doc = _load_json(body)
+    keys = [key for key in _MLFLOW_KEYS if key in doc]
+    if len(keys) != 1:
+        given = ", ".join(map(repr, list(doc)[:10])) or "none"
+        _fail(
+            "unsupported_format",
+            "The body must have exactly one of the keys "
+            f"{', '.join(map(repr, _MLFLOW_KEYS))} (MLflow scoring format); its keys are "
+            f"{given}.",
+        )
+    parameters = _parameters(doc.get("params"), "params")
+    key = keys[0]
+    if key == "dataframe_split":
+        columns, n_rows = _from_split(doc[key])
+    elif key == "dataframe_records":
+        columns, n_rows = _from_records(doc[key], key)
+    else:
+        columns, n_rows = _rows_or_columns(doc[key], key)
+    style = {"dataframe_split": "split", "dataframe_records": "records"}.get(key, key)
+    return Decoded(columns, n_rows, None, parameters, style)
+
+
+def decode_tfserving(body: bytes) -> Decoded:
+    """Decode a TF Serving REST predict request (``{"instances": ...}`` or ``{"inputs": ...}``).
+
+    ``instances`` is the row format (an array of ``{column: value}`` objects, style
+    ``tf_instances``); ``inputs`` the columnar one (``{column: [values]}``, or an array of row
+    objects; style ``tf_columns``). ``signature_name`` is ignored.
+
+    Raises
+    ------
+    RequestError
+        ``malformed``, ``unsupported_format`` (neither or both keys), ``shape_mismatch``,
+        ``empty``.
+
+    Examples
+    --------
+    >>> decoded = decode_tfserving(b'{"inputs": {"a": [1, 2], "b": ["x", "y"]}}')
+    >>> decoded.style, decoded.n_rows, decoded.columns["a"].tolist()
+    ('tf_columns', 2, [1, 2])
+    """
+    doc = _load_json(body)
+    if ("instances" in doc) == ("inputs" in doc):
+        _fail(
+            "unsupported_format",
+            "The body must have exactly one of the keys 'instances' (rows) and 'inputs' "
+            "(columns) (TF Serving predict format).",
+        )
+    if "instances" in doc:
+        columns, n_rows = _from_records(doc["instances"], "instances")
+        return Decoded(columns, n_rows, None, {}, "tf_instances")
+    columns, n_rows = _rows_or_columns(doc["inputs"], "inputs")
+    return Decoded(columns, n_rows, None, {}, "tf_columns")
+
+
+# -- Open Inference Protocol ----------------------------------------------------------------
+
+
+def _oip_shape(shape: Any, name: str, i: int) -> int:
+    """The number of rows of an input's shape: ``[n]`` or ``[n, 1]``."""
+    if not isinstance(shape, list) or set(map(type, shape)) - {int} or any(d < 0 for d in shape):
+        _fail(
+            "malformed",
+            f"Input {name!r} (inputs[{i}]): 'shape' must be an array of non-negative integers; "
+            f"got {show(shape) if isinstance(shape, list) else json_type(shape)}.",
+            name,
+        )
+    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+        _fail(
+            "shape_mismatch",
+            f"Input {name!r}: shape {show(shape)} is not one column; each input is one column "
+            "of the table, with shape [n] or [n, 1] for n rows.",
+            name,
+        )
+    n: int = shape[0]
+    return n
+
+
+def _oip_values(data: Any, shape: list[int], name: str, i: int) -> list[Any]:
+    """The input's values, flat: ``data`` is flat or nested as ``[[v], [v], ...]``."""
+    if not isinstance(data, list):
+        _fail(
+            "malformed",
+            f"Input {name!r} (inputs[{i}]): 'data' must be an array of values; got "
+            f"{json_type(data)}.",
+            name,
+        )
+    n = shape[0]
+    kinds = set(map(type, data))
+    if list in kinds:
+        if kinds != {list} or len(shape) != 2 or set(map(len, data)) - {1}:
+            _fail(
+                "shape_mismatch",
+                f"Input {name!r}: 'data' is nested but not as shape {shape} needs; send a flat "
+                "array of n values, or (for shape [n, 1]) n arrays of one value.",
+                name,
+            )
+        data = list(chain.from_iterable(data))
+    values: list[Any] = data
+    if len(values) != n:
+        _fail(
+            "shape_mismatch",
+            f"Input {name!r}: 'data' has {len(values)} values but shape {shape} needs {n}.",
+            name,
+        )
+    return values
+
+
+def _oip_check_types(values: list[Any], datatype: str, name: str) -> None:
+    """Every value is of ``datatype`` (or null); else ``wrong_type`` at the first that is not."""
+    given = set(map(type, values))
+    kinds = given - {_NONE}
+    if datatype == "BYTES":
+        ok, expected = kinds <= {str}, "a string"
+    elif datatype == "BOOL":
+        ok, expected = kinds <= {bool}, "a boolean (true or false)"
+    elif datatype.startswith("FP"):
+        ok, expected = kinds <= _NUMBER_TYPES, "a number"
+    else:
+        lo, hi = _OIP_INT_BOUNDS[datatype]
+        expected = f"an integer in [{lo}, {hi}]"
+        ok = kinds <= _NUMBER_TYPES
+        if ok and float in kinds:
+            ok = all(float.is_integer(v) for v in values if type(v) is float)
+        if ok and kinds:
+            present = [v for v in values if v is not None] if _NONE in given else values
+            ok = lo <= min(present) and max(present) <= hi
+    if ok:
+        return
+    for row, value in enumerate(values):
+        if value is not None and not _oip_fits(value, datatype):
+            _fail(
+                "wrong_type",
+                f"Input {name!r} ({datatype}): row {row} is {show(value)} ({json_type(value)}); "
+                f"expected {expected}.",
+                name,
+            )
+
+
+def _oip_fits(value: Any, datatype: str) -> bool:
+    kind = type(value)
+    if datatype == "BYTES":
+        return kind is str
+    if datatype == "BOOL":
+        return kind is bool
+    if datatype.startswith("FP"):
+        return kind in _NUMBER_TYPES
+    lo, hi = _OIP_INT_BOUNDS[datatype]
+    if kind is float and not value.is_integer():
+        return False
+    return kind in _NUMBER_TYPES and lo <= value <= hi
+
+
+def _oip_input(item: Any, i: int) -> tuple[str, list[Any], int]:
+    """One OIP input: its name, flat values and number of rows."""
+    if not isinstance(item, dict):
+        _fail(
+            "malformed",
+            f"inputs[{i}] must be an object with name, shape, datatype and data; got "
+            f"{json_type(item)}.",
+            f"inputs[{i}]",
+        )
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        _fail(
+            "malformed",
+            f"inputs[{i}].name must be a non-empty string (the column name); got "
+            f"{show(name) if isinstance(name, str) else json_type(name)}.",
+            f"inputs[{i}].name",
+        )
+    n_rows = _oip_shape(item.get("shape"), name, i)
+    datatype = item.get("datatype")
+    if datatype not in _OIP_DATATYPES:
+        _fail(
+            "malformed",
+            f"Input {name!r} (inputs[{i}]): 'datatype' must be one of "
+            f"{', '.join(_OIP_DATATYPES)}; got {show(datatype)}.",
+            name,
+        )
+    parameters = item.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        _fail(
+            "invalid_parameter",
+            f"Input {name!r} (inputs[{i}]): 'parameters' must be an object; got "
+            f"{json_type(parameters)}.",
+            name,
+        )
+    content_type = (parameters or {}).get("content_type")
+    if content_type is not None and content_type not in _OIP_INPUT_CONTENT_TYPES:
+        _fail(
+            "invalid_parameter",
+            f"Input {name!r} (inputs[{i}]): content_type {show(content_type)} is not read "
+            f"here; use {', '.join(map(repr, _OIP_INPUT_CONTENT_TYPES))} or none.",
+            name,
+        )
+    values = _oip_values(item.get("data"), item["shape"], name, i)
+    _oip_check_types(values, "BYTES" if content_type in ("str", "datetime") else datatype, name)
+    return name, values, n_rows
+
+
+def decode_oip(body: bytes) -> Decoded:
+    """Decode an Open Inference Protocol (KServe V2) REST infer request, one input per column.
+
+    Each input is one column of the table: shape ``[n]`` or ``[n, 1]``, data flat or nested
+    row-major, values of its datatype or null. MLServer's pandas codec
+    (``"parameters": {"content_type": "pd"}``) is read the same way, and an input whose
+    ``parameters.content_type`` is ``"str"`` (or ``"datetime"``) holds strings.
+
+    Raises
+    ------
+    RequestError
+        ``malformed`` (not JSON, or an input without a name, shape, known datatype or data
+        array, or a repeated name); ``invalid_parameter`` (a bad ``id`` or ``parameters``, or
+        a content type other than ``pd``); ``shape_mismatch`` (a shape that is not a column,
+        data not matching it, inputs of different lengths); ``wrong_type`` (a value not of its
+        datatype); ``empty``.
+
+    Examples
+    --------
+    >>> body = (
+    ...     b'{"id": "r1", "inputs": [{"name": "a", "shape": [2, 1], "datatype": "INT64",'
+    ...     b' "data": [[1], [2]]}, {"name": "b", "shape": [2], "datatype": "BYTES",'
+    ...     b' "data": ["x", null]}]}'
+    ... )
+    >>> decoded = decode_oip(body)
+    >>> decoded.request_id, decoded.n_rows, decoded.columns["a"].tolist()
+    ('r1', 2, [1, 2])
+    """
+    doc = _load_json(body)
+    request_id = _request_id(doc.get("id"))
+    parameters = _parameters(doc.get("parameters"), "parameters")
+    content_type = parameters.get("content_type")
+    if content_type is not None and content_type != "pd":
+        _fail(
+            "invalid_parameter",
+            f"parameters.content_type {show(content_type)} is not read here: each input is "
+            "one column of a table; use 'pd' or leave it out.",
+            "parameters.content_type",
+        )
+    outputs = doc.get("outputs")
+    if outputs is not None and not isinstance(outputs, list):
+        _fail(
+            "malformed",
+            f"'outputs' must be an array of requested outputs; got {json_type(outputs)}.",
+            "outputs",
+        )
+    inputs = doc.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        got = "an empty array" if inputs == [] else json_type(inputs)
+        _fail(
+            "malformed",
+            f"'inputs' must be a non-empty array of inputs, one per column; got {got}.",
+            "inputs",
+        )
+    columns: dict[str, np.ndarray] = {}
+    first, n_rows = "", -1
+    for i, item in enumerate(inputs):
+        name, values, rows = _oip_input(item, i)
+        if name in columns:
+            _fail("malformed", f"inputs[{i}]: input {name!r} is given more than once.", name)
+        if n_rows < 0:
+            first, n_rows = name, rows
+        elif rows != n_rows:
+            _fail(
+                "shape_mismatch",
+                f"Input {name!r} has {rows} rows but input {first!r} has {n_rows}; every input "
+                "needs one value per row.",
+                name,
+            )
+        columns[name] = _object_array(values, rows)
+    _check_rows(n_rows)
+    return Decoded(columns, n_rows, request_id, parameters, "oip")

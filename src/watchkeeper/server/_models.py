@@ -1,0 +1,457 @@
+"""The models a server is serving, and how it swaps them when an alias moves.
+
+:class:`ModelManager` keeps, per served model, the version its serving alias points at (and the
+``shadow`` alias's, when set), each loaded once with its own
+:class:`~watchkeeper.server._batching.AdaptiveBatcher`. A background task re-reads the aliases
+every ``serve.poll_seconds``; a moved alias is loaded off the event loop and swapped in with
+one reference assignment, so requests never wait for a load. A request holds the version it
+started with (:meth:`ModelManager.use`) until it has answered and logged, so in-flight requests
+finish on it; a retired version's batcher is closed when its last request is done.
+
+A version that fails to load (corrupt artifact, missing dependency) is never swapped in: the
+old one keeps serving, the failure is recorded once as a ``deploy_failed`` event, and the
+version's ready endpoint says not ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import numpy as np
+
+from watchkeeper.errors import ModelNotFoundError, WatchkeeperError
+from watchkeeper.server._batching import AdaptiveBatcher
+from watchkeeper.server._errors import RequestError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Mapping
+
+    from watchkeeper.config import ServeConfig
+    from watchkeeper.registry import Project
+    from watchkeeper.registry._records import ModelVersion
+    from watchkeeper.server._metrics import ServerMetrics
+
+__all__ = ["Loaded", "ModelManager"]
+
+logger = logging.getLogger("watchkeeper.server")
+
+_CACHED_VERSIONS = 4  # versions asked for by number, kept loaded besides the aliased ones
+_CHECK_ROWS = 2_000  # reference rows that decide whether labels can come from the probabilities
+
+
+@dataclass(eq=False)
+class Loaded:
+    """One loaded model version, ready to predict.
+
+    ``predict(columns)`` runs in the batcher's thread and returns ``labels`` and, for a
+    classifier with ``predict_proba``, ``proba``.
+    """
+
+    record: ModelVersion
+    model: Any
+    batcher: AdaptiveBatcher
+    classes: list[Any] | None
+    has_proba: bool
+    id_column: str | None
+    prediction_name: str
+    proba_names: list[str]
+    load_seconds: float
+    users: int = 0
+    retired: bool = False
+
+    @property
+    def version(self) -> int:
+        return self.record.version
+
+    def outputs(self, labels: np.ndarray, proba: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The columns the log keeps for these predictions, named as the version recorded."""
+        out: dict[str, np.ndarray] = {self.prediction_name: labels}
+        if proba is not None and self.proba_names:
+            if len(self.proba_names) == 1 and proba.shape[1] == 2:
+                out[self.proba_names[0]] = proba[:, 1]
+            elif len(self.proba_names) == proba.shape[1]:
+                out.update({name: proba[:, k] for k, name in enumerate(self.proba_names)})
+        return out
+
+
+@dataclass(eq=False)
+class _Served:
+    name: str
+    current: Loaded | None = None
+    shadow: Loaded | None = None
+    wanted: int | None = None  # the version the serving alias points at
+    wanted_shadow: int | None = None
+    failed: dict[int, str] = field(default_factory=dict)  # version -> why it did not load
+    cached: OrderedDict[int, Loaded] = field(default_factory=OrderedDict)
+    loading: dict[int, asyncio.Future[Loaded]] = field(default_factory=dict)
+
+
+def _predictor(model: Any, record: ModelVersion, labels_from_proba: bool) -> Callable[..., Any]:
+    import pandas as pd
+
+    info = record.model_info
+    as_array = info.get("feature_names") is None and info.get("n_features") is not None
+    has_proba = bool(info.get("has_predict_proba")) and info.get("classes") is not None
+    classes = np.asarray(info.get("classes")) if info.get("classes") is not None else None
+
+    def predict(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        X: Any = pd.DataFrame(columns, copy=False)
+        if as_array:
+            X = X.to_numpy()
+        if labels_from_proba and classes is not None:
+            proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+            return {"labels": classes[np.argmax(proba, axis=1)], "proba": proba}
+        labels = np.asarray(model.predict(X))
+        if has_proba:
+            return {"labels": labels, "proba": np.asarray(model.predict_proba(X), np.float64)}
+        return {"labels": labels}
+
+    return predict
+
+
+class ModelManager:
+    """Loads, serves and swaps the project's served models (see the module docstring).
+
+    Parameters
+    ----------
+    project
+        The open project.
+    config
+        The ``serve:`` settings.
+    metrics
+        Where loads and readiness are reported.
+    """
+
+    def __init__(self, project: Project, config: ServeConfig, metrics: ServerMetrics) -> None:
+        self.project = project
+        self.config = config
+        self.metrics = metrics
+        self._served: dict[str, _Served] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Load every served model's aliased versions, then poll for alias moves."""
+        await self.refresh()
+        self._poller = asyncio.create_task(self._poll(), name="watchkeeper-alias-poll")
+
+    async def aclose(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        loaded = {
+            id(x): x
+            for s in self._served.values()
+            for x in (s.current, s.shadow, *s.cached.values())
+            if x is not None
+        }
+        for x in loaded.values():
+            await x.batcher.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._served)
+
+    def default_model(self) -> str:
+        """The model ``/invocations`` serves: ``serve.default_model`` or the only one."""
+        if self.config.default_model is not None:
+            return self.config.default_model
+        if len(self._served) == 1:
+            return next(iter(self._served))
+        raise RequestError(
+            "not_found",
+            "This server serves "
+            + (
+                f"{len(self._served)} models ({', '.join(self._served)})"
+                if self._served
+                else "no model"
+            )
+            + "; /invocations needs serve.default_model in watchkeeper.yaml, or use "
+            "/v2/models/{name}/infer.",
+        )
+
+    # ------------------------------------------------------------------ alias polling
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.poll_seconds)
+            try:
+                await self.refresh()
+            except Exception:  # a database hiccup must not stop the polling
+                logger.exception(
+                    "Re-reading the aliases failed; the served versions are unchanged."
+                )
+
+    async def refresh(self) -> None:
+        """Re-read the aliases and swap in every moved version that loads."""
+        wanted = await asyncio.to_thread(self._read_aliases)
+        for name, (version, shadow) in wanted.items():
+            served = self._served.setdefault(name, _Served(name))
+            served.wanted, served.wanted_shadow = version, shadow
+            if version is not None and (
+                served.current is None or served.current.version != version
+            ):
+                new = await self._try_load(served, version)
+                if new is not None:
+                    old, served.current = served.current, new
+                    self._retire(old, served)
+                    self.metrics.set_served(
+                        model=name,
+                        alias=self.config.alias,
+                        version=version,
+                        flavour=new.record.flavour,
+                        ready=True,
+                    )
+            shadow_alias = self.config.shadow_alias
+            if shadow is None or shadow_alias is None:
+                old, served.shadow = served.shadow, None
+                self._retire(old, served)
+            elif served.shadow is None or served.shadow.version != shadow:
+                new = await self._try_load(served, shadow)
+                if new is not None:
+                    old, served.shadow = served.shadow, new
+                    self._retire(old, served)
+                    self.metrics.set_served(
+                        model=name,
+                        alias=shadow_alias,
+                        version=shadow,
+                        flavour=new.record.flavour,
+                        ready=True,
+                    )
+
+    def _read_aliases(self) -> dict[str, tuple[int | None, int | None]]:
+        names = self.config.models
+        models = self.project.models() if names is None else [self.project.model(n) for n in names]
+        found: dict[str, tuple[int | None, int | None]] = {}
+        for m in models:
+            version = m.aliases.get(self.config.alias)
+            if version is None and names is None:
+                continue  # not deployed: not served unless named in serve.models
+            shadow = m.aliases.get(self.config.shadow_alias) if self.config.shadow_alias else None
+            found[m.name] = (version, shadow)
+        return found
+
+    async def _try_load(self, served: _Served, version: int) -> Loaded | None:
+        if version in served.failed:
+            return None
+        try:
+            return await self._load(served, version)
+        except RequestError:
+            return None
+
+    async def _load(self, served: _Served, version: int) -> Loaded:
+        """The loaded ``version`` (from the aliases, the cache, or loaded now, once)."""
+        for x in (served.current, served.shadow):
+            if x is not None and x.version == version:
+                return x
+        if version in served.cached:
+            served.cached.move_to_end(version)
+            return served.cached[version]
+        if version in served.failed:
+            raise RequestError(
+                "not_ready",
+                f"Version {version} of {served.name!r} failed to load: {served.failed[version]}",
+            )
+        pending = served.loading.get(version)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            served.loading[version] = pending
+            try:
+                loaded = await asyncio.to_thread(self._load_sync, served.name, version)
+            except ModelNotFoundError as exc:
+                pending.set_exception(RequestError("not_found", str(exc)))
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                served.failed[version] = message
+                self.metrics.observe_model_load(
+                    model=served.name, version=version, seconds=0.0, ok=False
+                )
+                logger.error("Version %s of %r failed to load: %s", version, served.name, message)
+                await asyncio.to_thread(self._record_failure, served.name, version, message)
+                pending.set_exception(
+                    RequestError(
+                        "not_ready",
+                        f"Version {version} of {served.name!r} failed to load: {message}",
+                    )
+                )
+            else:
+                self.metrics.observe_model_load(
+                    model=served.name, version=version, seconds=loaded.load_seconds, ok=True
+                )
+                self.metrics.set_model_inputs(served.name, loaded.record.input_schema.names)
+                pending.set_result(loaded)
+            finally:
+                served.loading.pop(version, None)
+        return await asyncio.shield(pending)
+
+    def _record_failure(self, name: str, version: int, message: str) -> None:
+        try:
+            self.project.record_event(
+                name,
+                "deploy_failed",
+                version=version,
+                reason=f"version {version} failed to load; the previous version keeps serving",
+                details={"error": message[:2000]},
+            )
+        except WatchkeeperError:
+            logger.exception("Could not record the deploy_failed event for %r v%s", name, version)
+
+    def _load_sync(self, name: str, version: int) -> Loaded:
+        started = time.perf_counter()
+        record = self.project.get(name, version)
+        model = self.project.load_model(record).model
+        info = record.model_info
+        classes = list(info["classes"]) if info.get("classes") is not None else None
+        has_proba = bool(info.get("has_predict_proba")) and classes is not None
+        fast = has_proba and self._labels_from_proba(model, record)
+        outputs = record.data_info.get("outputs") or {}
+        proba_names = list(outputs.get("proba") or [])
+        if has_proba and not proba_names and classes is not None:
+            proba_names = (
+                ["prediction_proba"]
+                if len(classes) == 2
+                else [f"prediction_proba_{c}" for c in classes]
+            )
+        roles = record.data_info.get("roles") or {}
+        return Loaded(
+            record=record,
+            model=model,
+            batcher=AdaptiveBatcher(
+                _predictor(model, record, fast),
+                max_rows=self.config.batch_max_rows,
+                max_wait=self.config.batch_max_wait_ms / 1000,
+                name=f"{name}/{version}",
+            ),
+            classes=classes,
+            has_proba=has_proba,
+            id_column=roles.get("id"),
+            prediction_name=outputs.get("prediction") or "prediction",
+            proba_names=proba_names,
+            load_seconds=time.perf_counter() - started,
+        )
+
+    def _labels_from_proba(self, model: Any, record: ModelVersion) -> bool:
+        """Whether ``predict`` is the argmax of ``predict_proba`` on the stored reference data.
+
+        Then one ``predict_proba`` call gives both (half the work per request); otherwise, or
+        without stored reference data, both are called.
+        """
+        if record.reference_sha256 is None:
+            return False
+        try:
+            data = self.project.load_data(record.name, record.version, "reference")
+            X: Any = data[record.input_schema.names].head(_CHECK_ROWS)
+            if record.model_info.get("feature_names") is None:
+                X = X.to_numpy()
+            classes = np.asarray(record.model_info["classes"])
+            derived = classes[np.argmax(np.asarray(model.predict_proba(X)), axis=1)]
+            return bool(np.array_equal(derived, np.asarray(model.predict(X))))
+        except Exception:  # any doubt: call both
+            return False
+
+    # ------------------------------------------------------------------ requests
+    @contextlib.asynccontextmanager
+    async def use(
+        self, name: str, version: int | None = None, *, shadow: bool = False
+    ) -> AsyncIterator[Loaded]:
+        """Hold the version that answers a request for ``name`` until the request is done."""
+        loaded = await self.get(name, version, shadow=shadow)
+        loaded.users += 1
+        try:
+            yield loaded
+        finally:
+            loaded.users -= 1
+            if loaded.retired and loaded.users == 0:
+                self._close_later(loaded)
+
+    def require(self, name: str) -> None:
+        """Refuse a model this server does not serve (404), before reading the body."""
+        if name not in self._served:
+            self._unknown(name)
+
+    def _unknown(self, name: str) -> NoReturn:
+        raise RequestError(
+            "not_found",
+            f"Model {name!r} is not served here"
+            + (f"; served: {', '.join(self._served)}." if self._served else "; none is."),
+            field="name",
+        )
+
+    async def get(self, name: str, version: int | None = None, *, shadow: bool = False) -> Loaded:
+        served = self._served.get(name)
+        if served is None:
+            self._unknown(name)
+        if shadow:
+            if served.shadow is None:
+                raise RequestError("not_found", f"{name!r} has no shadow version.")
+            return served.shadow
+        if version is None:
+            if served.current is None:
+                why = served.failed.get(served.wanted or 0)
+                raise RequestError(
+                    "not_ready",
+                    f"Model {name!r} has no version ready"
+                    + (f": version {served.wanted} failed to load ({why})." if why else "."),
+                )
+            return served.current
+        loaded = await self._load(served, version)
+        if (
+            loaded is not served.current
+            and loaded is not served.shadow
+            and version not in served.cached
+        ):
+            served.cached[version] = loaded
+            self._evict(served)
+        return loaded
+
+    def shadow_of(self, name: str) -> Loaded | None:
+        served = self._served.get(name)
+        return None if served is None else served.shadow
+
+    def ready(self, name: str, version: int | None = None) -> bool:
+        served = self._served.get(name)
+        if served is None:
+            return False
+        if version is None:
+            return served.current is not None
+        if version in served.failed:
+            return False
+        return any(
+            x is not None and x.version == version
+            for x in (served.current, served.shadow, served.cached.get(version))
+        )
+
+    def failure(self, name: str, version: int) -> str | None:
+        served = self._served.get(name)
+        return None if served is None else served.failed.get(version)
+
+    def serving(self, name: str) -> Loaded | None:
+        served = self._served.get(name)
+        return None if served is None else served.current
+
+    # ------------------------------------------------------------------ retiring
+    def _evict(self, served: _Served) -> None:
+        while len(served.cached) > _CACHED_VERSIONS:
+            _, old = served.cached.popitem(last=False)
+            self._retire(old, served)
+
+    def _retire(self, old: Loaded | None, served: _Served) -> None:
+        if old is None or old in (served.current, served.shadow) or old in served.cached.values():
+            return
+        old.retired = True
+        if old.users == 0:
+            self._close_later(old)
+
+    def _close_later(self, loaded: Loaded) -> None:
+        task = asyncio.get_running_loop().create_task(loaded.batcher.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
