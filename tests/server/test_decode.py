@@ -18,13 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 from watchkeeper.datasets import CHURN_FEATURES
-from watchkeeper.server._decode import (
-    STYLES,
-    Decoded,
-    decode_invocations,
-    decode_oip,
-    decode_tfserving,
-)
+from watchkeeper.server._decode import STYLES, Decoded, decode_invocations, decode_tfserving
+from watchkeeper.server._decode_oip import decode_oip
 from watchkeeper.server._errors import REASONS, RequestError
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -16,7 +16,8 @@ from hypothesis.extra import numpy as hnp
 from watchkeeper.datasets import CHURN_FEATURES
 from watchkeeper.errors import InvalidParameterError
 from watchkeeper.registry._register import _schema_from_frame
-from watchkeeper.server._decode import STYLES, decode_invocations, decode_oip
+from watchkeeper.server._decode import STYLES, decode_invocations
+from watchkeeper.server._decode_oip import decode_oip
 from watchkeeper.server._encode import encode
 from watchkeeper.server._validate import validate_columns
 

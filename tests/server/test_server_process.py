@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import pytest
 from tests.server.conftest import ServerProcess, oip_body, records, rows, split_body
 
 from watchkeeper.datasets import CHURN_FEATURES
@@ -231,3 +232,51 @@ def test_two_workers_share_the_port_and_the_log(
     assert total == 20.0
     with Project(churn_project) as project:
         assert len(project.read_log("churn")) == 20
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
+def test_live_metrics_pass_promtool(
+    sqlite_project: Path, churn_frames: dict[str, pd.DataFrame], workers: int
+) -> None:
+    promtool = Path("/usr/bin/promtool")
+    if not promtool.exists():
+        pytest.skip("promtool is not installed (Debian package 'prometheus'; .ci/run installs it)")
+    frame = churn_frames["production"]
+    with (
+        ServerProcess(sqlite_project, workers=workers) as running,
+        httpx.Client(base_url=running.url, timeout=30) as client,
+    ):
+        for k in range(6):
+            assert (
+                client.post(
+                    "/v2/models/churn/infer", json=oip_body(rows(frame, k, 3), f"m-{k}")
+                ).status_code
+                == 200
+            )
+        client.post("/invocations", json={"dataframe_split": {"columns": [], "data": []}})
+        client.post("/v1/models/churn/labels", json=[{"id": "m-0", "row": 0, "label": 1}])
+        assert _cli(sqlite_project, "deploy", "churn", "2").returncode == 0
+        exposition = client.get("/metrics")
+    assert exposition.status_code == 200
+    assert exposition.headers["content-type"].startswith("text/plain")
+    text = exposition.text
+    for name in (
+        "watchkeeper_requests_total",
+        "watchkeeper_request_duration_seconds_bucket",
+        "watchkeeper_predictions_total",
+        "watchkeeper_rejected_requests_total",
+        "watchkeeper_labels_joined_total",
+        "watchkeeper_log_commit_duration_seconds_bucket",
+        "watchkeeper_model_info",
+        "watchkeeper_alias_moves_total",
+    ):
+        assert f"\n{name}{{" in text, name
+    checked = subprocess.run(
+        [str(promtool), "check", "metrics"],
+        input=exposition.content,
+        capture_output=True,
+        timeout=60,
+    )
+    report = (checked.stdout + checked.stderr).decode()
+    assert checked.returncode == 0, report
+    assert report.strip() == "", report

@@ -20,7 +20,8 @@ from hypothesis import strategies as hs
 from watchkeeper.datasets import CHURN_FEATURES
 from watchkeeper.registry._records import InputColumn, InputSchema
 from watchkeeper.registry._register import _schema_from_frame
-from watchkeeper.server._decode import Decoded, decode_invocations, decode_oip
+from watchkeeper.server._decode import Decoded, decode_invocations
+from watchkeeper.server._decode_oip import decode_oip
 from watchkeeper.server._errors import REASONS, RequestError
 from watchkeeper.server._validate import validate_columns
 

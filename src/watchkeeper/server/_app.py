@@ -30,7 +30,8 @@ from watchkeeper.errors import (
 )
 from watchkeeper.server import _openapi as api
 from watchkeeper.server._admin import admin_router
-from watchkeeper.server._decode import decode_invocations, decode_oip, decode_tfserving
+from watchkeeper.server._decode import decode_invocations, decode_tfserving
+from watchkeeper.server._decode_oip import decode_oip
 from watchkeeper.server._errors import RequestError
 from watchkeeper.server._scoring import read_body, score
 
