@@ -268,6 +268,7 @@ def test_deploy_and_rollback_through_the_api_swap_the_served_version(
         if e["kind"] == "alias_move"
     ]
     assert moves[-2:] == [(1, 2, "manual"), (2, 1, "rollback")]
+    assert {e["actor"] for e in history[-2:]} == {"api (testclient)"}
     assert opened.get("churn", 2).status == "rejected"
     listed = client.get("/v1/models", headers=AUTH).json()["models"]
     assert [(m["name"], m["served"], m["ready"]) for m in listed] == [("churn", True, True)]

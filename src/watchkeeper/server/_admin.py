@@ -18,6 +18,7 @@ from watchkeeper.server import _openapi as api
 from watchkeeper.server._errors import RequestError
 
 if TYPE_CHECKING:
+    from watchkeeper.registry._registry import Registry
     from watchkeeper.server._state import ServerState
 
 __all__ = ["admin_router"]
@@ -45,6 +46,14 @@ class RollbackBody(BaseModel):
     alias: str = Field(default="production", min_length=1, max_length=64)
     to: int | None = Field(default=None, ge=1, le=_MAX_VERSION)
     reason: str = Field(default="", max_length=1000)
+
+
+def _registry(state: ServerState, request: Request) -> Registry:
+    """The registry, recording moves made through the API as ``api (<client address>)``."""
+    from watchkeeper.registry._registry import Registry
+
+    client = request.client.host if request.client is not None else "unknown"
+    return Registry(state.project.database, state.project.clock, f"api ({client})")
 
 
 def _admin(request: Request, authorization: str | None) -> ServerState:
@@ -96,7 +105,7 @@ async def deploy(
 ) -> dict[str, Any]:
     state = _admin(request, authorization)
     event = await asyncio.to_thread(
-        state.project.deploy, name, body.version, body.alias, reason=body.reason
+        _registry(state, request).deploy, name, body.version, alias=body.alias, reason=body.reason
     )
     await state.manager.refresh()
     return {"event": event.to_dict(), "ready": state.manager.ready(name, body.version)}
@@ -108,7 +117,7 @@ async def rollback(
 ) -> dict[str, Any]:
     state = _admin(request, authorization)
     event = await asyncio.to_thread(
-        state.project.rollback, name, body.alias, to=body.to, reason=body.reason
+        _registry(state, request).rollback, name, alias=body.alias, to=body.to, reason=body.reason
     )
     await state.manager.refresh()
     return {"event": event.to_dict()}
