@@ -65,7 +65,9 @@ class LoadResult:
 
 def find_wrk() -> str | None:
     """The ``wrk`` executable, or None."""
-    return shutil.which("wrk") or (str(Path("/usr/bin/wrk")) if Path("/usr/bin/wrk").exists() else None)
+    return shutil.which("wrk") or (
+        str(Path("/usr/bin/wrk")) if Path("/usr/bin/wrk").exists() else None
+    )
 
 
 def write_bodies(folder: Path, name: str, bodies: list[str]) -> Path:
