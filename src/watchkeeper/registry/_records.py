@@ -184,8 +184,8 @@ class Event:
     ``kind`` is ``model_created``, ``version_registered``, ``alias_move``, ``status_change``,
     or one recorded by :meth:`~watchkeeper.Project.record_event` (the server records
     ``deploy_failed`` when a deployed version does not load; later releases add more). An alias
-    move has ``alias``, ``from_version`` (None for the alias's first move), ``to_version`` and ``trigger`` (``manual``, ``policy``, ``rollback``
-    or ``guard``).
+    move has ``alias``, ``from_version`` (None for the alias's first move), ``to_version`` and
+    ``trigger`` (``manual``, ``policy``, ``rollback`` or ``guard``).
     """
 
     id: int
