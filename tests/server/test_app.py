@@ -204,7 +204,7 @@ def test_a_reused_request_id_is_a_conflict(
 # ---------------------------------------------------------------------------- metadata, health
 
 
-def test_health_and_metadata(client: TestClient) -> None:
+def test_health_and_metadata(client: TestClient, churn_frames: dict[str, pd.DataFrame]) -> None:
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").status_code == 200
     assert client.get("/v2").json()["name"] == "watchkeeper"
@@ -217,6 +217,10 @@ def test_health_and_metadata(client: TestClient) -> None:
     assert types["contract"] == "BYTES"
     assert types["paperless_billing"] == "BOOL"
     assert client.get("/v2/models/churn/ready").json() == {"name": "churn", "ready": True}
+    # A version asked for by number loads on its first request; ready never loads it.
+    assert client.get("/v2/models/churn/versions/2/ready").json()["ready"] is False
+    body = oip_body(rows(churn_frames["production"], 0, 1))
+    assert client.post("/v2/models/churn/versions/2/infer", json=body).status_code == 200
     assert client.get("/v2/models/churn/versions/2/ready").json()["ready"] is True
     assert client.get("/v2/models/nope/ready").status_code == 404
     assert client.get("/v2/models/churn/versions/9/ready").status_code == 400
@@ -234,6 +238,9 @@ def test_admin_routes_refuse_missing_or_wrong_tokens(client: TestClient) -> None
         ("GET", "/v1/models/churn/history", None),
         ("POST", "/v1/models/churn/deploy", {"version": 2}),
         ("POST", "/v1/models/churn/rollback", {}),
+        # The token is checked before the body is read: a bad body gets 401, not 422.
+        ("POST", "/v1/models/churn/deploy", {"version": "not a number", "x": [1] * 1000}),
+        ("POST", "/v1/models/churn/rollback", ["not", "an", "object"]),
     ]:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_TOKEN}):
             response = client.request(method, path, json=body, headers=headers)
@@ -450,9 +457,7 @@ def test_rejected_requests_are_counted_and_recorded(
     )
     assert 'field="tenure_months"' in line
     assert float(line.rsplit(" ", 1)[1]) == 3.0
-    import anyio
-
-    anyio.run(client.app.state.wk.flush_rejected)  # type: ignore[attr-defined]
+    client.portal.call(client.app.state.wk.flush_rejected)  # type: ignore[attr-defined,union-attr]
     with opened.database.read() as conn:
         recorded = conn.execute(select(rejected_requests.c.reason, rejected_requests.c.field)).all()
     assert [tuple(r) for r in recorded] == [("missing_column", "tenure_months")] * 3
@@ -580,3 +585,128 @@ def test_without_a_hash_key_the_server_refuses_to_start(sqlite_project: Path) ->
         TestClient(create_app(project, environ=ENV)),
     ):
         pass
+
+
+def test_an_oversized_admin_body_is_refused_after_the_token(client: TestClient) -> None:
+    big = b'{"version": 2, "reason": "' + b"x" * 200_000 + b'"}'
+    headers = {**AUTH, "Content-Type": "application/json"}
+    assert client.post("/v1/models/churn/deploy", content=big, headers=headers).status_code == 413
+    no_token = client.post(
+        "/v1/models/churn/deploy", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert no_token.status_code == 401
+
+
+def test_moves_through_the_api_in_quick_succession_serve_the_last(
+    sqlite_project: Path, churn_frames: dict[str, pd.DataFrame]
+) -> None:
+    write_serve_config(sqlite_project, poll_seconds=600)  # only the API's own refresh applies
+    frame = rows(churn_frames["production"], 0, 1)
+    with (
+        Project(sqlite_project) as project,
+        TestClient(create_app(project, environ=ENV)) as client,
+    ):
+        for version in (2, 1, 2, 1):
+            moved = client.post("/v1/models/churn/deploy", json={"version": version}, headers=AUTH)
+            assert moved.status_code == 200, moved.text
+            served = client.post("/invocations", json=split_body(frame)).json()
+            assert served["model_version"] == version
+        assert project.get("churn", alias="production").version == 1
+
+
+def test_a_model_error_on_valid_rows_is_a_422(
+    opened: Project, churn_frames: dict[str, pd.DataFrame]
+) -> None:
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    reference = churn_frames["reference"]
+    strict = make_pipeline(
+        make_column_transformer((OneHotEncoder(handle_unknown="error"), ["contract"])),
+        LogisticRegression(),
+    ).fit(reference[["contract"]], reference["churned"])
+    opened.register("strict", strict, reference=reference, features=["contract"], target="churned")
+    opened.deploy("strict", 1)
+    with TestClient(create_app(opened, environ=ENV)) as client:
+        known = client.post(
+            "/v2/models/strict/infer", json=oip_body(reference[["contract"]].head(2))
+        )
+        assert known.status_code == 200, known.text
+        unseen = oip_body(pd.DataFrame({"contract": ["Lifetime"]}))
+        answer = client.post("/v2/models/strict/infer", json=unseen)
+    assert answer.status_code == 422
+    assert answer.json()["reason"] == "model_error"
+    assert "Lifetime" in answer.json()["error"]
+
+
+def test_ids_are_checked_before_anything_is_logged(
+    client: TestClient, opened: Project, churn_frames: dict[str, pd.DataFrame]
+) -> None:
+    frame = rows(churn_frames["production"], 0, 2).assign(customer_id=["ok", "x" * 257])
+    too_long = client.post("/invocations", json=split_body(frame))
+    assert too_long.status_code == 422
+    assert too_long.json()["field"] == "customer_id"
+    unicode_id = client.post(
+        "/v2/models/churn/infer", json=oip_body(rows(churn_frames["production"], 0, 1), "请求-1")
+    )
+    assert unicode_id.status_code == 422
+    assert unicode_id.json()["field"] == "id"
+    bad_labels = [
+        [{"id": 12.5, "label": 1}],
+        [{"id": "a", "label": 10**30}],
+        [{"id": "a", "label": [1]}],
+        [{"id": "a", "label": 1, "extra": 2}],
+    ]
+    for body in bad_labels:
+        assert client.post("/v1/models/churn/labels", json=body).status_code == 422, body
+    assert opened.read_log("churn").empty
+
+
+def test_labels_for_a_registered_model_this_server_does_not_serve(
+    client: TestClient, opened: Project, churn_frames: dict[str, pd.DataFrame]
+) -> None:
+    data = churn_frames["production"].head(3)
+    opened.register("batch", opened.load_model(opened.get("churn", 1)).model,
+                    reference=churn_frames["reference"], features=list(CHURN_FEATURES),
+                    target="churned", id="customer_id")  # fmt: skip
+    opened.log_predictions("batch", data, version=1)
+    labels = [{"id": c, "label": 1} for c in data["customer_id"]]
+    answer = client.post("/v1/models/batch/labels", json=labels)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["stored"] == 3
+    assert client.post("/v1/models/nope/labels", json=labels).status_code == 404
+
+
+def test_a_shadow_with_other_inputs_takes_its_own_or_is_skipped(
+    opened: Project, churn_frames: dict[str, pd.DataFrame]
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    reference = churn_frames["reference"].assign(
+        tenure_years=churn_frames["reference"]["tenure_months"] / 12
+    )
+    y = reference["churned"]
+    narrow = LogisticRegression().fit(reference[["tenure_months"]], y)
+    other = LogisticRegression().fit(reference[["tenure_years"]], y)
+    opened.register(
+        "churn", narrow, reference=reference, features=["tenure_months"], target="churned"
+    )
+    opened.register(
+        "churn", other, reference=reference, features=["tenure_years"], target="churned"
+    )
+    full = rows(churn_frames["production"], 0, 2)
+    with TestClient(create_app(opened, environ=ENV)) as client:
+        opened.deploy("churn", 3, "shadow")  # a subset of the served inputs: scored
+        client.portal.call(client.app.state.wk.manager.refresh)  # type: ignore[attr-defined,union-attr]
+        assert client.post("/invocations", json=split_body(full)).status_code == 200
+        _wait(lambda: len(opened.read_log("churn", roles=("shadow",))) == 2)
+        opened.deploy("churn", 4, "shadow")  # an input the requests lack: skipped, counted
+        client.portal.call(client.app.state.wk.manager.refresh)  # type: ignore[attr-defined,union-attr]
+        assert client.post("/invocations", json=split_body(full)).status_code == 200
+        _wait(lambda: "watchkeeper_shadow_skipped_total{" in client.get("/metrics").text)
+        text = client.get("/metrics").text
+    assert _sample(text, "watchkeeper_predictions_total", role="shadow", version="3") == 2.0
+    assert _sample(text, "watchkeeper_shadow_skipped_total", reason="schema") == 1.0
+    assert set(opened.read_log("churn", roles=("shadow",))["version"]) == {3}

@@ -36,6 +36,7 @@ def test_schemathesis_finds_no_server_error(sqlite_project: Path, fixed_name: bo
             ],
             capture_output=True,
             text=True,
+            cwd=sqlite_project.parent,  # its report folder goes there
             timeout=600,
             check=False,
         )

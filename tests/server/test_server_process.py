@@ -186,8 +186,21 @@ def test_a_corrupted_version_is_not_swapped_in(
         ready = client.get("/v2/models/churn/versions/2/ready")
         assert ready.status_code == 400
         assert ready.json()["ready"] is False
-        assert "ArtifactIntegrityError" in ready.json()["error"]
+        assert ready.json()["error"] == "ArtifactIntegrityError"  # no paths for clients
         assert client.get("/v2/models/churn/ready").status_code == 200
+    # A restart (or a new replica) after the bad deploy serves the alias's previous version,
+    # and the failure is in the history once.
+    server.stop()
+    with (
+        ServerProcess(churn_project) as restarted,
+        httpx.Client(base_url=restarted.url, timeout=30) as client,
+    ):
+        response = client.post("/invocations", json=split_body(frame))
+        assert response.status_code == 200, response.text
+        assert response.json()["model_version"] == 1
+    with Project(churn_project) as project:
+        failures = [e for e in project.history("churn") if e.kind == "deploy_failed"]
+    assert [(e.version, e.details["alias"]) for e in failures] == [(2, "production")]
 
 
 def test_sigkill_under_load_loses_no_acknowledged_prediction(
@@ -280,3 +293,58 @@ def test_live_metrics_pass_promtool(
     report = (checked.stdout + checked.stderr).decode()
     assert checked.returncode == 0, report
     assert report.strip() == "", report
+
+
+def test_a_client_that_hangs_up_mid_body_is_not_a_server_error(server: ServerProcess) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server.url)
+    for path in ("/invocations", "/v2/models/churn/infer", "/v1/models/churn/labels"):
+        with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                'Content-Length: 1000\r\n\r\n{"inputs": ['.encode()
+            )
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        metrics = ""
+        for _ in range(100):
+            metrics = client.get("/metrics").text
+            if metrics.count('code="499"') >= 3:
+                break
+            import time
+
+            time.sleep(0.1)
+    assert metrics.count('code="499"') >= 3, metrics
+    assert 'code="500"' not in metrics
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_no_answer_while_the_log_cannot_commit(
+    sqlite_project: Path, churn_frames: dict[str, pd.DataFrame]
+) -> None:
+    """With the database's write lock held by someone else, a durable server must stop
+    answering (its rows cannot commit); killed then, it has lost nothing it answered.
+    (With durability: async this test fails: answers go on while nothing is written.)"""
+    import sqlite3
+    import time
+
+    running = ServerProcess(sqlite_project)
+    blocker = sqlite3.connect(sqlite_project / "watchkeeper.db", timeout=30)
+    try:
+        with _Load(running.url, churn_frames["production"], threads=4) as load:
+            load.wait_for(40)
+            blocker.execute("BEGIN IMMEDIATE")  # the server's writer now waits for the lock
+            time.sleep(0.5)  # answers for rows committed just before the lock may still arrive
+            answered = sum(status == 200 for _, status, _ in load.answers)
+            time.sleep(2.0)
+            assert sum(status == 200 for _, status, _ in load.answers) == answered
+            running.kill()
+    finally:
+        blocker.rollback()
+        blocker.close()
+        running.stop()
+    acknowledged = {rid for rid, status, _ in load.answers if status == 200}
+    with Project(sqlite_project) as project:
+        logged = set(project.read_log("churn")["request_id"])
+    assert acknowledged <= logged

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from watchkeeper.server._decode_oip import decode_oip
 from watchkeeper.server._errors import REASONS, RequestError
 from watchkeeper.server._validate import validate_columns
 
-from .test_decode import _scalars, json_values, table_docs
+from .test_decode_fuzz import _scalars, json_values, table_docs
 
 NAN = float("nan")
 INF = float("inf")
@@ -569,10 +570,10 @@ def test_the_first_offending_row_is_named_on_big_requests() -> None:
     )
     values = list(range(5000))
     for column, bad, reason in [("i", 0.5, "wrong_type"), ("f", None, "null_value")]:
-        sent = {"i": values, "f": [float(v) for v in values]}
+        sent: dict[str, list[Any]] = {"i": values, "f": [float(v) for v in values]}
         sent[column] = [*values[:4321], bad, *values[4322:]]
         _expect(
-            lambda sent=sent: validate_columns(_decoded(sent), schema, max_rows=10_000),
+            partial(validate_columns, _decoded(sent), schema, max_rows=10_000),
             reason,
             column,
             "row 4321 is",

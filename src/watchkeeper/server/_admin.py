@@ -9,23 +9,28 @@ within ``serve.poll_seconds``) and recorded in the history with the request's ac
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from watchkeeper.registry._reads import MAX_VERSION
 from watchkeeper.server import _openapi as api
+from watchkeeper.server._decode import load_json
 from watchkeeper.server._errors import RequestError
+from watchkeeper.server._scoring import read_body
 
 if TYPE_CHECKING:
     from watchkeeper.registry._registry import Registry
     from watchkeeper.server._state import ServerState
 
-__all__ = ["admin_router"]
+__all__ = ["Authorization", "admin_router"]
 
 admin_router = APIRouter(tags=["admin"])
-_MAX_VERSION = 2**31 - 1
 _CODES = (401, 403, 404, 409, 422)
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 
 class DeployBody(BaseModel):
@@ -33,7 +38,7 @@ class DeployBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1, le=_MAX_VERSION)
+    version: int = Field(ge=1, le=MAX_VERSION)
     alias: str = Field(default="production", min_length=1, max_length=64)
     reason: str = Field(default="", max_length=1000)
 
@@ -44,7 +49,7 @@ class RollbackBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alias: str = Field(default="production", min_length=1, max_length=64)
-    to: int | None = Field(default=None, ge=1, le=_MAX_VERSION)
+    to: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     reason: str = Field(default="", max_length=1000)
 
 
@@ -73,6 +78,7 @@ Authorization = Annotated[str | None, Header()]
 
 @admin_router.get("/v1/models", responses=api.responses(None, 401, 403))
 async def list_models(request: Request, authorization: Authorization = None) -> dict[str, Any]:
+    """Every registered model, with whether this server serves it and has it ready."""
     state = _admin(request, authorization)
     models = await asyncio.to_thread(state.project.models)
     return {
@@ -94,16 +100,44 @@ async def history(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     authorization: Authorization = None,
 ) -> dict[str, Any]:
+    """The model's newest ``limit`` events (deploys, rollbacks, failed loads...), oldest first."""
     state = _admin(request, authorization)
     events = await asyncio.to_thread(state.project.history, name, limit=limit)
     return {"events": [e.to_dict() for e in events]}
 
 
-@admin_router.post("/v1/models/{name}/deploy", responses=api.responses(None, *_CODES))
+_BODY_LIMIT = 64 * 1024
+
+
+async def _body(request: Request, model: type[_Body]) -> _Body:
+    """The JSON body as ``model``, read only after the token was checked, and small."""
+    from pydantic import ValidationError
+
+    raw = await read_body(request, _BODY_LIMIT)
+    data = load_json(raw) if raw.strip() else {}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or None
+        raise RequestError(
+            "invalid_parameter",
+            f"{where or 'body'}: {first['msg']}",
+            field=where,
+        ) from None
+
+
+@admin_router.post(
+    "/v1/models/{name}/deploy",
+    responses=api.responses(None, *_CODES),
+    openapi_extra=api.body(DeployBody.model_json_schema()),
+)
 async def deploy(
-    request: Request, name: str, body: DeployBody, authorization: Authorization = None
+    request: Request, name: str, authorization: Authorization = None
 ) -> dict[str, Any]:
+    """Point an alias (``production`` by default) at a version; recorded in the history."""
     state = _admin(request, authorization)
+    body = await _body(request, DeployBody)
     event = await asyncio.to_thread(
         _registry(state, request).deploy, name, body.version, alias=body.alias, reason=body.reason
     )
@@ -111,11 +145,18 @@ async def deploy(
     return {"event": event.to_dict(), "ready": state.manager.ready(name, body.version)}
 
 
-@admin_router.post("/v1/models/{name}/rollback", responses=api.responses(None, *_CODES))
+@admin_router.post(
+    "/v1/models/{name}/rollback",
+    responses=api.responses(None, *_CODES),
+    openapi_extra=api.body(RollbackBody.model_json_schema()),
+)
 async def rollback(
-    request: Request, name: str, body: RollbackBody, authorization: Authorization = None
+    request: Request, name: str, authorization: Authorization = None
 ) -> dict[str, Any]:
+    """Return an alias to the version that held it before (or to ``to``); the version rolled
+    back from becomes ``rejected``."""
     state = _admin(request, authorization)
+    body = await _body(request, RollbackBody)
     event = await asyncio.to_thread(
         _registry(state, request).rollback, name, alias=body.alias, to=body.to, reason=body.reason
     )

@@ -7,13 +7,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, Header, Path, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
@@ -28,28 +30,29 @@ from watchkeeper.errors import (
     VersionStatusError,
     WatchkeeperError,
 )
+from watchkeeper.registry._reads import MAX_VERSION
 from watchkeeper.server import _openapi as api
-from watchkeeper.server._admin import admin_router
-from watchkeeper.server._decode import decode_invocations, decode_tfserving
+from watchkeeper.server._admin import Authorization, admin_router
+from watchkeeper.server._decode import decode_invocations, decode_tfserving, load_json
 from watchkeeper.server._decode_oip import decode_oip
 from watchkeeper.server._errors import RequestError
-from watchkeeper.server._scoring import read_body, score
+from watchkeeper.server._labels import check_labels
+from watchkeeper.server._scoring import decode, read_body, score
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from watchkeeper.registry import Project
+    from watchkeeper.server._decode import Decoded
     from watchkeeper.server._state import ServerState
 
 __all__ = ["app_from_environment", "create_app"]
 
 logger = logging.getLogger("watchkeeper.server")
 
-MAX_VERSION = 2**31 - 1
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION, description="The version number.")]
-Authorization = Annotated[str | None, Header()]
 
 _OIP_DATATYPES = {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}
 
@@ -89,8 +92,9 @@ class _Metrics:
             state: ServerState | None = getattr(scope["app"].state, "wk", None)
             route = scope.get("route")
             if state is not None and route is not None:
-                name = (scope.get("path_params") or {}).get("name", "")
-                model = name if name in state.manager.names else ""
+                model = (scope.get("path_params") or {}).get("name", "")
+                if not model and getattr(route, "path", "") == "/invocations":
+                    model = state.manager.default_model_or_none() or ""
                 state.metrics.observe_request(
                     endpoint=getattr(route, "path", "other"),
                     model=model,
@@ -196,7 +200,10 @@ def create_app(
     @app.get("/metrics", include_in_schema=True, response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         state = _state(request)
-        body, content_type = state.metrics.render(request.headers.get("accept"))
+        # The alias-move collector reads the database: off the event loop.
+        body, content_type = await asyncio.to_thread(
+            state.metrics.render, request.headers.get("accept")
+        )
         return Response(body, media_type=content_type)
 
     return app
@@ -205,8 +212,6 @@ def create_app(
 async def _open_state(
     project: Project | None, location: str | None, environ: Mapping[str, str]
 ) -> ServerState:
-    import asyncio
-
     from watchkeeper.config import LogConfig, ServeConfig
     from watchkeeper.registry import Project
     from watchkeeper.server._metrics import ServerMetrics
@@ -215,6 +220,7 @@ async def _open_state(
     from watchkeeper.store.writer import GroupCommitWriter
 
     opened = project if project is not None else await asyncio.to_thread(Project, location)
+    writer = None
     try:
         config = opened.config.serve if opened.config is not None else ServeConfig()
         log_config = opened.config.log if opened.config is not None else LogConfig()
@@ -225,7 +231,6 @@ async def _open_state(
 
             hash_key = hash_key_from_env(environ)
         metrics = ServerMetrics(multiprocess_dir=environ.get("PROMETHEUS_MULTIPROC_DIR"))
-        writer = None
         if config.log_predictions:
             writer = GroupCommitWriter(
                 opened.log,
@@ -250,6 +255,8 @@ async def _open_state(
         state.start_flusher()
         return state
     except BaseException:
+        if writer is not None:
+            await asyncio.to_thread(writer.close)
         if project is None:
             opened.close()
         raise
@@ -268,9 +275,8 @@ def _check_predict_token(state: ServerState, authorization: str | None) -> None:
 
 
 def _model_metadata(state: ServerState, name: str, version: int | None) -> dict[str, Any]:
+    """OIP model metadata (runs in a worker thread: it may read the registry)."""
     served = state.manager.serving(name)
-    if name not in state.manager.names:
-        raise RequestError("not_found", f"Model {name!r} is not served here.", field="name")
     record = state.project.get(name, version) if version is not None else None
     if record is None:
         if served is None:
@@ -319,19 +325,20 @@ def _add_oip_routes(app: FastAPI) -> None:
 
     @app.get("/v2/models/{name}", tags=["oip"], responses=api.responses(None, 404, 503))
     async def model_metadata(request: Request, name: str) -> dict[str, Any]:
-        return _model_metadata(_state(request), name, None)
+        _state(request).manager.require(name)
+        return await asyncio.to_thread(_model_metadata, _state(request), name, None)
 
     @app.get(
         "/v2/models/{name}/versions/{version}", tags=["oip"], responses=api.responses(None, 404)
     )
     async def version_metadata(request: Request, name: str, version: Version) -> dict[str, Any]:
-        return _model_metadata(_state(request), name, version)
+        _state(request).manager.require(name)
+        return await asyncio.to_thread(_model_metadata, _state(request), name, version)
 
     @app.get("/v2/models/{name}/ready", tags=["oip"], responses=api.responses(None, 400, 404))
     async def model_ready(request: Request, name: str) -> Response:
         manager = _state(request).manager
-        if name not in manager.names:
-            raise RequestError("not_found", f"Model {name!r} is not served here.", field="name")
+        manager.require(name)
         ok = manager.ready(name)
         return _json({"name": name, "ready": ok}, 200 if ok else 400)
 
@@ -342,11 +349,8 @@ def _add_oip_routes(app: FastAPI) -> None:
     )
     async def version_ready(request: Request, name: str, version: Version) -> Response:
         manager = _state(request).manager
-        if name not in manager.names:
-            raise RequestError("not_found", f"Model {name!r} is not served here.", field="name")
-        with contextlib.suppress(RequestError):
-            await manager.get(name, version)
-        ok = manager.ready(name, version)
+        manager.require(name)
+        ok = manager.ready(name, version)  # never loads: a version loads on its first request
         body: dict[str, Any] = {"name": name, "version": str(version), "ready": ok}
         failure = manager.failure(name, version)
         if failure:
@@ -362,7 +366,7 @@ def _add_oip_routes(app: FastAPI) -> None:
         responses=api.responses(api.OIP_RESPONSE, *infer_codes),
     )
     async def infer(request: Request, name: str, authorization: Authorization = None) -> Response:
-        return await _infer(request, name, None, authorization)
+        return await _scored(request, name, None, authorization, decode_oip)
 
     @app.post(
         "/v2/models/{name}/versions/{version}/infer",
@@ -373,18 +377,24 @@ def _add_oip_routes(app: FastAPI) -> None:
     async def infer_version(
         request: Request, name: str, version: Version, authorization: Authorization = None
     ) -> Response:
-        return await _infer(request, name, version, authorization)
+        return await _scored(request, name, version, authorization, decode_oip)
 
 
-async def _infer(
-    request: Request, name: str, version: int | None, authorization: str | None
+async def _scored(
+    request: Request,
+    name: str,
+    version: int | None,
+    authorization: str | None,
+    decoder: Callable[[bytes], Decoded],
 ) -> Response:
+    """Token, model, body, decoding, then the one scoring path (OIP and TF Serving)."""
     state = _state(request)
     _check_predict_token(state, authorization)
     state.manager.require(name)
-    decoded = decode_oip(await read_body(request, state.config.max_body_bytes))
-    body, request_id = await score(state, request, name, version, decoded)
-    return _json(body, request_id=request_id)
+    body = await read_body(request, state.config.max_body_bytes)
+    decoded = await decode(decoder, body)
+    answer, request_id = await score(state, request, name, version, decoded)
+    return _json(answer, request_id=request_id)
 
 
 # ---------------------------------------------------------------------------- MLflow
@@ -402,7 +412,7 @@ def _add_mlflow_routes(app: FastAPI) -> None:
         _check_predict_token(state, authorization)
         name = state.manager.default_model()
         body = await read_body(request, state.config.max_body_bytes)
-        decoded = decode_invocations(body, request.headers.get("content-type"))
+        decoded = await decode(decode_invocations, body, request.headers.get("content-type"))
         answer, request_id = await score(state, request, name, None, decoded)
         return _json(answer, request_id=request_id)
 
@@ -443,7 +453,7 @@ def _add_tf_and_label_routes(app: FastAPI) -> None:
     async def tf_predict(
         request: Request, name: str, authorization: Authorization = None
     ) -> Response:
-        return await _tf(request, name, None, authorization)
+        return await _scored(request, name, None, authorization, decode_tfserving)
 
     @app.post(
         "/v1/models/{name}/versions/{version}:predict",
@@ -454,7 +464,7 @@ def _add_tf_and_label_routes(app: FastAPI) -> None:
     async def tf_predict_version(
         request: Request, name: str, version: Version, authorization: Authorization = None
     ) -> Response:
-        return await _tf(request, name, version, authorization)
+        return await _scored(request, name, version, authorization, decode_tfserving)
 
     @app.post(
         "/v1/models/{name}/labels",
@@ -466,57 +476,22 @@ def _add_tf_and_label_routes(app: FastAPI) -> None:
         return await _labels(request, name, authorization)
 
 
-async def _tf(
-    request: Request, name: str, version: int | None, authorization: str | None
-) -> Response:
-    state = _state(request)
-    _check_predict_token(state, authorization)
-    state.manager.require(name)
-    decoded = decode_tfserving(await read_body(request, state.config.max_body_bytes))
-    body, request_id = await score(state, request, name, version, decoded)
-    return _json(body, request_id=request_id)
-
-
 async def _labels(request: Request, name: str, authorization: str | None) -> Response:
-    import asyncio
-    import json
-
+    """Labels for any registered model (batch-scored ones too, not only those served here)."""
     import numpy as np
 
     state = _state(request)
     _check_predict_token(state, authorization)
-    if name not in state.manager.names:
-        raise RequestError("not_found", f"Model {name!r} is not served here.", field="name")
     raw = await read_body(request, state.config.max_body_bytes)
-    try:
-        items = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError("malformed", f"The body is not valid JSON: {exc}") from None
-    if isinstance(items, dict) and isinstance(items.get("labels"), list):
-        items = items["labels"]
-    if not isinstance(items, list) or not items:
-        raise RequestError(
-            "malformed",
-            'Expected a non-empty JSON list of {"id": ..., "row": optional, "label": ...}.',
-        )
-    if len(items) > state.config.max_rows:
-        raise RequestError(
-            "too_many_rows",
-            f"{len(items)} labels; this server accepts at most {state.config.max_rows} per "
-            "request (serve.max_rows).",
-        )
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise RequestError(
-                "malformed", f"Item {index} is not an object with id and label.", field=f"[{index}]"
-            )
+    document = await decode(functools.partial(load_json, expect=(dict, list)), raw)
+    items = check_labels(document, max_items=state.config.max_rows)
     result = await asyncio.to_thread(state.project.log.add_labels, name, items)
     state.metrics.observe_labels(
         model=name,
         received=len(items),
         joined=result.stored,
         unknown=len(result.unknown),
-        delays_seconds=np.asarray(getattr(result, "delays_seconds", []), dtype=np.float64),
+        delays_seconds=np.asarray(result.delays_seconds, dtype=np.float64),
     )
     return _json(
         {"stored": result.stored, "unchanged": result.unchanged, "unknown": result.unknown}

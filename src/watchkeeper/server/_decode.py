@@ -9,11 +9,14 @@ job of :func:`watchkeeper.server._validate.validate_columns`.
 Every way a body can be wrong raises :class:`~watchkeeper.server._errors.RequestError` and
 nothing else, so that a bad request is always a 4xx. ``field`` names the column (an OIP input
 or a column of the request) when the fault is in one, else the JSON path (``"inputs[2]"``,
-``"dataframe_split.data"``, ``"id"``...).
+``"dataframe_split.data"``, ``"id"``...). No request may carry more than :data:`MAX_COLUMNS`
+columns, checked before any per-column work. :func:`load_json` is the shared JSON reader, for
+routes whose body may also be an array (labels).
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -32,7 +35,14 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-__all__ = ["STYLES", "Decoded", "decode_invocations", "decode_tfserving"]
+__all__ = [
+    "MAX_COLUMNS",
+    "STYLES",
+    "Decoded",
+    "decode_invocations",
+    "decode_tfserving",
+    "load_json",
+]
 
 #: Every answer style a :class:`Decoded` may carry.
 STYLES: tuple[str, ...] = (
@@ -46,8 +56,12 @@ STYLES: tuple[str, ...] = (
     "tf_columns",
 )
 
+#: The most columns (OIP inputs, keys of the rows, CSV header fields) one request may carry.
+MAX_COLUMNS = 2048
+
 _MAX_ID_LENGTH = 128
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Printable ASCII without spaces: the rule of the X-Request-Id header the id is sent back in.
+_REQUEST_ID = re.compile(rf"[\x21-\x7e]{{1,{_MAX_ID_LENGTH}}}")
 # A \uD800-\uDFFF escape: JSON may spell a lone surrogate, which no UTF-8 answer can carry.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -59,6 +73,8 @@ _repr = reprlib.Repr()
 _repr.maxstring = _repr.maxother = 40
 _repr.maxlist = _repr.maxdict = 4
 _repr.maxlevel = 2
+_RECORDS_CHUNK = 64  # rows whose keys are gathered between two checks of the column count
+_EXPECTED_JSON: dict[type[Any], str] = {dict: "a JSON object ({...})", list: "a JSON array ([...])"}
 
 
 @dataclass(frozen=True)
@@ -122,7 +138,36 @@ def _object_array(values: Iterable[Any], n: int) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=n)
 
 
-def _load_json(body: bytes) -> dict[str, Any]:
+def load_json(body: bytes, *, expect: type[Any] | tuple[type[Any], ...] = dict) -> Any:
+    """Parse a UTF-8 JSON body whose top level must be of type ``expect``.
+
+    Parameters
+    ----------
+    body
+        The request body.
+    expect
+        The Python type (or tuple of types) the top-level value must be an instance of:
+        ``dict`` for an object, ``list`` for an array, ``(dict, list)`` for either.
+
+    Returns
+    -------
+    Any
+        The parsed document.
+
+    Raises
+    ------
+    RequestError
+        ``malformed`` for a body that is not UTF-8, is empty, is not JSON, nests too deeply,
+        holds an integer too long to read or an unpaired surrogate escape (``"\\ud800"``), or
+        whose top level is not of ``expect``.
+
+    Examples
+    --------
+    >>> load_json(b'[{"id": "r-1", "label": 1}]', expect=(dict, list))
+    [{'id': 'r-1', 'label': 1}]
+    """
+    kinds = expect if isinstance(expect, tuple) else (expect,)
+    wanted = " or ".join(_EXPECTED_JSON.get(kind, f"a JSON {kind.__name__}") for kind in kinds)
     try:
         text = bytes(body).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -130,7 +175,7 @@ def _load_json(body: bytes) -> dict[str, Any]:
             "malformed", f"The body is not valid UTF-8 (bad byte at offset {exc.start})."
         ) from exc
     if not text.strip():
-        _fail("malformed", "The body is empty; expected a JSON object.")
+        _fail("malformed", f"The body is empty; expected {wanted}.")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -140,14 +185,20 @@ def _load_json(body: bytes) -> dict[str, Any]:
         ) from exc
     except (ValueError, RecursionError) as exc:  # an integer with too many digits, deep nesting
         raise RequestError("malformed", f"The body cannot be read as JSON: {exc}.") from exc
-    if not isinstance(doc, dict):
-        _fail("malformed", f"The body must be a JSON object ({{...}}); got {json_type(doc)}.")
+    if not isinstance(doc, kinds):
+        _fail("malformed", f"The body must be {wanted}; got {json_type(doc)}.")
     if _SURROGATE_ESCAPE.search(text):  # rare: look for an unpaired one
         _reject_lone_surrogates(doc)
     return doc
 
 
-def _reject_lone_surrogates(doc: dict[str, Any]) -> None:
+def _load_json(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object (see :func:`load_json`)."""
+    doc: dict[str, Any] = load_json(body, expect=dict)
+    return doc
+
+
+def _reject_lone_surrogates(doc: Any) -> None:
     pending: list[Any] = [doc]
     while pending:
         item = pending.pop()
@@ -184,19 +235,29 @@ def _request_id(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         _fail("invalid_parameter", f"'id' must be a string; got {json_type(value)}.", "id")
-    if not value or len(value) > _MAX_ID_LENGTH:
+    if not _REQUEST_ID.fullmatch(value):
         _fail(
             "invalid_parameter",
-            f"'id' must be 1 to {_MAX_ID_LENGTH} characters long; got {len(value)}.",
-            "id",
-        )
-    if _CONTROL.search(value):
-        _fail(
-            "invalid_parameter",
-            f"'id' must not contain control characters; got {show(value)}.",
+            f"'id' must be 1 to {_MAX_ID_LENGTH} printable ASCII characters without spaces "
+            "(letters, digits and punctuation such as - _ . :), as the X-Request-Id header it is "
+            f"sent back in; got {show(value)} ({len(value)} characters).",
             "id",
         )
     return value
+
+
+def _check_columns(n: int, what: str, field: str | None) -> None:
+    """``too_large`` if ``n`` columns are over :data:`MAX_COLUMNS`: call before per-column work.
+
+    ``what`` starts the message and says where they were counted (``"'inputs' has"``).
+    """
+    if n > MAX_COLUMNS:
+        _fail(
+            "too_large",
+            f"{what} {n} columns; at most {MAX_COLUMNS} are accepted in one request. Send only "
+            "the model's inputs (and the id and event_time columns).",
+            field,
+        )
 
 
 def _check_rows(n_rows: int) -> None:
@@ -208,6 +269,7 @@ def _from_columns(mapping: dict[str, Any], where: str) -> tuple[dict[str, np.nda
     """``{column: [values]}`` to columns, every column the same length."""
     if not mapping:
         _fail("empty", f"'{where}' has no columns (and so no rows); send at least one row.", where)
+    _check_columns(len(mapping), f"'{where}' has", where)
     columns: dict[str, np.ndarray] = {}
     first, n_rows = "", -1
     for name, values in mapping.items():
@@ -251,7 +313,7 @@ def _from_records(rows: Any, where: str) -> tuple[dict[str, np.ndarray], int]:
             f"{json_type(rows[i])}.",
             f"{where}[{i}]",
         )
-    names = list(dict.fromkeys(chain.from_iterable(rows)))
+    names = _record_keys(rows, where)
     k = len(names)
     if k == 0:
         return {}, n_rows
@@ -264,6 +326,18 @@ def _from_records(rows: Any, where: str) -> tuple[dict[str, np.ndarray], int]:
             for name, column in zip(names, zip(*table, strict=True), strict=True)
         }, n_rows
     return {name: _object_array((row.get(name) for row in rows), n_rows) for name in names}, n_rows
+
+
+def _record_keys(rows: list[dict[str, Any]], where: str) -> list[str]:
+    """The distinct keys of the rows, in first-seen order; ``too_large`` past the cap."""
+    widest = max(map(len, rows))
+    _check_columns(widest, f"'{where}': a row has", where)
+    seen: dict[str, None] = {}
+    for start in range(0, len(rows), _RECORDS_CHUNK):
+        seen.update(dict.fromkeys(chain.from_iterable(rows[start : start + _RECORDS_CHUNK])))
+        if len(seen) > MAX_COLUMNS:  # stop gathering: at most a chunk's keys past the cap
+            _check_columns(len(seen), f"'{where}': the rows have at least", where)
+    return list(seen)
 
 
 def _rows_or_columns(value: Any, where: str) -> tuple[dict[str, np.ndarray], int]:
@@ -295,8 +369,9 @@ def _from_split(split: Any) -> tuple[dict[str, np.ndarray], int]:
             f"got {show(names) if isinstance(names, list) else json_type(names)}.",
             "dataframe_split.columns",
         )
+    _check_columns(len(names), "'dataframe_split.columns' has", "dataframe_split.columns")
     if len(set(names)) != len(names):
-        repeated = next(name for i, name in enumerate(names) if name in names[:i])
+        repeated = _first_repeated(names)
         _fail(
             "malformed",
             f"'dataframe_split.columns' names column {repeated!r} more than once.",
@@ -333,6 +408,34 @@ def _from_split(split: Any) -> tuple[dict[str, np.ndarray], int]:
     }, n_rows
 
 
+def _first_repeated(names: Iterable[Any]) -> Any:
+    """The first name seen twice (one pass, a set), or None."""
+    seen: set[Any] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def _csv_header_width(text: str) -> int:
+    """The number of fields of the CSV row pandas will read as the header (0 if unknown).
+
+    Counted with :mod:`csv` on that one line, so that a body of many thousands of columns is
+    refused before pandas builds a column for each. pandas skips the lines that hold only
+    whitespace: the header is the first line with something else on it.
+    """
+    stripped = text.lstrip()
+    if not stripped:
+        return 0
+    first = len(text) - len(stripped)
+    start = max(text.rfind("\n", 0, first), text.rfind("\r", 0, first)) + 1
+    try:
+        return len(next(csv.reader(io.StringIO(text[start:])), []))
+    except csv.Error:  # a field over csv's size limit: leave it to pandas, count after
+        return 0
+
+
 def _strings(series: pd.Series[Any]) -> np.ndarray:
     """A column of strings as an object array, None where missing."""
     values = series.to_numpy(dtype=object)
@@ -351,6 +454,7 @@ def _decode_csv(body: bytes) -> Decoded:
         ) from exc
     if not text.strip():
         _fail("empty", "The CSV body is empty; send a header row and at least one row.")
+    _check_columns(_csv_header_width(text), "The CSV header has", "header")
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -361,18 +465,19 @@ def _decode_csv(body: bytes) -> Decoded:
         )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise RequestError("malformed", f"The CSV body cannot be parsed: {exc}".strip()) from exc
+    _check_columns(len(frame.columns), "The CSV header has", "header")
     cells = [_strings(frame[c]) for c in frame.columns]
     header = [column[0] for column in cells]
-    for i, name in enumerate(header):
-        if name is None:
-            _fail(
-                "malformed",
-                f"CSV header: column {i} has no name (was the file written with its index? "
-                "write it with index=False).",
-                "header",
-            )
-        if name in header[:i]:
-            _fail("malformed", f"CSV header: column {name!r} appears more than once.", "header")
+    if None in header:
+        _fail(
+            "malformed",
+            f"CSV header: column {header.index(None)} has no name (was the file written with "
+            "its index? write it with index=False).",
+            "header",
+        )
+    if len(set(header)) != len(header):
+        repeated = _first_repeated(header)
+        _fail("malformed", f"CSV header: column {repeated!r} appears more than once.", "header")
     n_rows = len(frame) - 1
     _check_rows(n_rows)
     return Decoded(
@@ -415,7 +520,8 @@ def decode_invocations(body: bytes, content_type: str | None) -> Decoded:
         not JSON (or CSV) or not shaped as its format needs; ``unsupported_format`` unless
         exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs`` is
         given; ``invalid_parameter`` for ``params`` that is not an object; ``shape_mismatch``
-        for columns or rows of different lengths; ``empty`` for no rows.
+        for columns or rows of different lengths; ``empty`` for no rows; ``too_large`` for
+        more than :data:`MAX_COLUMNS` columns.
 
     Examples
     --------
@@ -466,7 +572,7 @@ def decode_tfserving(body: bytes) -> Decoded:
     ------
     RequestError
         ``malformed``, ``unsupported_format`` (neither or both keys), ``shape_mismatch``,
-        ``empty``.
+        ``empty``, ``too_large`` (more than :data:`MAX_COLUMNS` columns).
 
     Examples
     --------

@@ -15,6 +15,7 @@ from watchkeeper.server._decode import (
     _NONE,
     _NUMBER_TYPES,
     Decoded,
+    _check_columns,
     _check_rows,
     _fail,
     _load_json,
@@ -197,10 +198,12 @@ def decode_oip(body: bytes) -> Decoded:
     ------
     RequestError
         ``malformed`` (not JSON, or an input without a name, shape, known datatype or data
-        array, or a repeated name); ``invalid_parameter`` (a bad ``id`` or ``parameters``, or
-        a content type other than ``pd``); ``shape_mismatch`` (a shape that is not a column,
-        data not matching it, inputs of different lengths); ``wrong_type`` (a value not of its
-        datatype); ``empty``.
+        array, or a repeated name); ``invalid_parameter`` (an ``id`` that is not 1 to 128
+        printable ASCII characters without spaces, bad ``parameters``, or
+        a content type other than ``pd``); ``too_large`` (more inputs than
+        :data:`~watchkeeper.server._decode.MAX_COLUMNS`); ``shape_mismatch`` (a shape that is
+        not a column, data not matching it, inputs of different lengths); ``wrong_type`` (a
+        value not of its datatype); ``empty``.
 
     Examples
     --------
@@ -239,6 +242,7 @@ def decode_oip(body: bytes) -> Decoded:
             f"'inputs' must be a non-empty array of inputs, one per column; got {got}.",
             "inputs",
         )
+    _check_columns(len(inputs), "'inputs' has", "inputs")
     columns: dict[str, np.ndarray] = {}
     first, n_rows = "", -1
     for i, item in enumerate(inputs):

@@ -32,6 +32,8 @@ REASONS: dict[str, int] = {
     "invalid_parameter": 422,  # a request parameter (event time, id column...) is invalid
     "conflict": 409,  # a label contradicting the stored one
     "overloaded": 503,  # the log writer's queue is full
+    "model_error": 422,  # the model raised on rows that passed validation (an unknown category...)
+    "client_closed": 499,  # the client disconnected before sending the whole body
 }
 
 

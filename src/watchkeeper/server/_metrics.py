@@ -82,6 +82,8 @@ MAX_CLASSES = 20
 MAX_FIELDS = 100
 #: The label value of anything outside a label's bounded set.
 OTHER = "other"
+#: Why the shadow version may not score a request.
+SHADOW_SKIPS = ("schema", "busy", "log_busy", "error")
 _ENV = "PROMETHEUS_MULTIPROC_DIR"
 _ROLES = ("served", "shadow")
 _GaugeMode = Literal["livesum", "mostrecent", "max"]
@@ -127,6 +129,10 @@ _COUNTERS: dict[str, tuple[str, _Labels]] = {
     "labels_received": ("Labels received.", ("model",)),
     "labels_joined": ("Labels joined to a logged prediction.", ("model",)),
     "labels_unknown": ("Labels matching no logged prediction.", ("model",)),
+    "shadow_skipped": (
+        "Requests the shadow version did not score (schema, busy, log_busy, error).",
+        ("model", "reason"),
+    ),
     "model_load_failures": ("Model versions that failed to load.", _MV),
     "scrape_errors": ("Scrape collectors that failed (their series left out).", ("collector",)),
 }
@@ -404,6 +410,11 @@ class ServerMetrics:
         delays = np.asarray(delays_seconds, dtype=float).ravel()
         delays = np.maximum(delays[np.isfinite(delays)], 0.0)
         _observe_many(self.histograms["label_delay_seconds"].labels(name), delays)
+
+    def observe_shadow_skipped(self, *, model: str, reason: str) -> None:
+        """Count a request the shadow version did not score, by a fixed reason."""
+        label = reason if reason in SHADOW_SKIPS else OTHER
+        self.counters["shadow_skipped"].labels(self._model(model), label).inc()
 
     # ------------------------------------------------------------------ models
     def observe_model_load(self, *, model: str, version: int, seconds: float, ok: bool) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
-from watchkeeper.errors import ModelNotFoundError, WatchkeeperError
+from watchkeeper.errors import ArtifactIntegrityError, ModelFormatError, ModelNotFoundError
 from watchkeeper.server._batching import AdaptiveBatcher
 from watchkeeper.server._errors import RequestError
 
@@ -80,6 +80,41 @@ class Loaded:
         return out
 
 
+# Failures no retry can cure before the artifact or the environment changes (a restart).
+_PERMANENT = (ArtifactIntegrityError, ModelFormatError, ImportError, AttributeError)
+_RETRY_SECONDS = (5.0, 30.0, 120.0, 300.0)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why a version did not load; transient failures are retried with backoff."""
+
+    message: str  # for the log and the history (may name paths)
+    kind: str  # the exception's type, all a client is told
+    permanent: bool
+    attempts: int
+    retry_at: float
+
+    @classmethod
+    def of(cls, exc: Exception, previous: _Failure | None) -> _Failure:
+        attempts = 1 if previous is None else previous.attempts + 1
+        delay = _RETRY_SECONDS[min(attempts, len(_RETRY_SECONDS)) - 1]
+        return cls(
+            message=f"{type(exc).__name__}: {exc}",
+            kind=type(exc).__name__,
+            permanent=isinstance(exc, _PERMANENT),
+            attempts=attempts,
+            retry_at=time.monotonic() + delay,
+        )
+
+    def error(self, name: str, version: int) -> RequestError:
+        return RequestError(
+            "not_ready",
+            f"Version {version} of {name!r} failed to load ({self.kind}); the server's log and "
+            "the model's history have the details.",
+        )
+
+
 @dataclass(eq=False)
 class _Served:
     name: str
@@ -87,7 +122,7 @@ class _Served:
     shadow: Loaded | None = None
     wanted: int | None = None  # the version the serving alias points at
     wanted_shadow: int | None = None
-    failed: dict[int, str] = field(default_factory=dict)  # version -> why it did not load
+    failed: dict[int, _Failure] = field(default_factory=dict)  # versions that did not load
     cached: OrderedDict[int, Loaded] = field(default_factory=OrderedDict)
     loading: dict[int, asyncio.Future[Loaded]] = field(default_factory=dict)
 
@@ -135,6 +170,7 @@ class ModelManager:
         self._served: dict[str, _Served] = {}
         self._poller: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._refresh_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -161,6 +197,12 @@ class ModelManager:
     @property
     def names(self) -> list[str]:
         return list(self._served)
+
+    def default_model_or_none(self) -> str | None:
+        try:
+            return self.default_model()
+        except RequestError:
+            return None
 
     def default_model(self) -> str:
         """The model ``/invocations`` serves: ``serve.default_model`` or the only one."""
@@ -192,41 +234,80 @@ class ModelManager:
                 )
 
     async def refresh(self) -> None:
-        """Re-read the aliases and swap in every moved version that loads."""
-        wanted = await asyncio.to_thread(self._read_aliases)
-        for name, (version, shadow) in wanted.items():
-            served = self._served.setdefault(name, _Served(name))
-            served.wanted, served.wanted_shadow = version, shadow
-            if version is not None and (
-                served.current is None or served.current.version != version
-            ):
-                new = await self._try_load(served, version)
-                if new is not None:
-                    old, served.current = served.current, new
-                    self._retire(old, served)
-                    self.metrics.set_served(
-                        model=name,
-                        alias=self.config.alias,
-                        version=version,
-                        flavour=new.record.flavour,
-                        ready=True,
-                    )
-            shadow_alias = self.config.shadow_alias
-            if shadow is None or shadow_alias is None:
-                old, served.shadow = served.shadow, None
+        """Re-read the aliases and swap in every moved version that loads.
+
+        Serialized: the poller and the admin routes may call it at once, and the last move
+        read must be the one served.
+        """
+        async with self._refresh_lock:
+            wanted = await asyncio.to_thread(self._read_aliases)
+            for name, (version, shadow) in wanted.items():
+                served = self._served.setdefault(name, _Served(name))
+                served.wanted, served.wanted_shadow = version, shadow
+                await self._follow(served, version)
+                await self._follow_shadow(served, shadow)
+
+    async def _follow(self, served: _Served, version: int | None) -> None:
+        if version is None or (served.current is not None and served.current.version == version):
+            return
+        new = await self._try_load(served, version, alias=self.config.alias)
+        if new is None and served.current is None:
+            new = await self._fallback(served, version)
+        if new is not None:
+            self._swap_in(served, new, self.config.alias)
+
+    async def _follow_shadow(self, served: _Served, shadow: int | None) -> None:
+        alias = self.config.shadow_alias
+        if shadow is None or alias is None:
+            old, served.shadow = served.shadow, None
+            self._retire(old, served)
+        elif served.shadow is None or served.shadow.version != shadow:
+            new = await self._try_load(served, shadow, alias=alias)
+            if new is not None:
+                old, served.shadow = served.shadow, new
                 self._retire(old, served)
-            elif served.shadow is None or served.shadow.version != shadow:
-                new = await self._try_load(served, shadow)
-                if new is not None:
-                    old, served.shadow = served.shadow, new
-                    self._retire(old, served)
-                    self.metrics.set_served(
-                        model=name,
-                        alias=shadow_alias,
-                        version=shadow,
-                        flavour=new.record.flavour,
-                        ready=True,
-                    )
+                self.metrics.set_served(
+                    model=served.name,
+                    alias=alias,
+                    version=shadow,
+                    flavour=new.record.flavour,
+                    ready=True,
+                )
+
+    def _swap_in(self, served: _Served, new: Loaded, alias: str) -> None:
+        old, served.current = served.current, new
+        self._retire(old, served)
+        self.metrics.set_served(
+            model=served.name,
+            alias=alias,
+            version=new.version,
+            flavour=new.record.flavour,
+            ready=True,
+        )
+
+    async def _fallback(self, served: _Served, version: int) -> Loaded | None:
+        """With nothing serving (a restart after a bad deploy), the alias's previous version."""
+        previous = await asyncio.to_thread(self._previous_version, served.name, version)
+        if previous is None:
+            return None
+        loaded = await self._try_load(served, previous, alias=None)
+        if loaded is not None:
+            logger.warning(
+                "Version %s of %r does not load; serving its predecessor, version %s, until "
+                "the alias moves.",
+                version,
+                served.name,
+                previous,
+            )
+        return loaded
+
+    def _previous_version(self, name: str, version: int) -> int | None:
+        for event in reversed(
+            self.project.registry.history(name, kinds=("alias_move",), limit=200)
+        ):
+            if event.alias == self.config.alias and event.to_version == version:
+                return event.from_version
+        return None
 
     def _read_aliases(self) -> dict[str, tuple[int | None, int | None]]:
         names = self.config.models
@@ -240,69 +321,95 @@ class ModelManager:
             found[m.name] = (version, shadow)
         return found
 
-    async def _try_load(self, served: _Served, version: int) -> Loaded | None:
-        if version in served.failed:
-            return None
+    async def _try_load(self, served: _Served, version: int, *, alias: str | None) -> Loaded | None:
         try:
-            return await self._load(served, version)
+            return await self._load(served, version, alias=alias)
         except RequestError:
             return None
 
-    async def _load(self, served: _Served, version: int) -> Loaded:
-        """The loaded ``version`` (from the aliases, the cache, or loaded now, once)."""
+    async def _load(self, served: _Served, version: int, *, alias: str | None = None) -> Loaded:
+        """The loaded ``version`` (from the aliases, the cache, or loaded now, once).
+
+        ``alias`` names the alias that asked for it; a failure is then recorded as a
+        ``deploy_failed`` event (once per move), not for a version asked for by number.
+        """
         for x in (served.current, served.shadow):
             if x is not None and x.version == version:
                 return x
         if version in served.cached:
             served.cached.move_to_end(version)
             return served.cached[version]
-        if version in served.failed:
-            raise RequestError(
-                "not_ready",
-                f"Version {version} of {served.name!r} failed to load: {served.failed[version]}",
-            )
+        failure = served.failed.get(version)
+        if failure is not None:
+            if failure.permanent or time.monotonic() < failure.retry_at:
+                raise failure.error(served.name, version)
+            del served.failed[version]  # a transient failure: try again
         pending = served.loading.get(version)
         if pending is None:
             pending = asyncio.get_running_loop().create_future()
             served.loading[version] = pending
             try:
-                loaded = await asyncio.to_thread(self._load_sync, served.name, version)
-            except ModelNotFoundError as exc:
-                pending.set_exception(RequestError("not_found", str(exc)))
-            except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                served.failed[version] = message
-                self.metrics.observe_model_load(
-                    model=served.name, version=version, seconds=0.0, ok=False
-                )
-                logger.error("Version %s of %r failed to load: %s", version, served.name, message)
-                await asyncio.to_thread(self._record_failure, served.name, version, message)
-                pending.set_exception(
-                    RequestError(
-                        "not_ready",
-                        f"Version {version} of {served.name!r} failed to load: {message}",
-                    )
-                )
-            else:
-                self.metrics.observe_model_load(
-                    model=served.name, version=version, seconds=loaded.load_seconds, ok=True
-                )
-                self.metrics.set_model_inputs(served.name, loaded.record.input_schema.names)
-                pending.set_result(loaded)
+                await self._load_into(served, version, alias, pending, failure)
             finally:
                 served.loading.pop(version, None)
+                if not pending.done():  # cancelled mid-load: release the waiters
+                    pending.set_exception(
+                        RequestError("not_ready", f"Loading version {version} was interrupted.")
+                    )
         return await asyncio.shield(pending)
 
-    def _record_failure(self, name: str, version: int, message: str) -> None:
+    async def _load_into(
+        self,
+        served: _Served,
+        version: int,
+        alias: str | None,
+        pending: asyncio.Future[Loaded],
+        previous: _Failure | None,
+    ) -> None:
         try:
+            loaded = await asyncio.to_thread(self._load_sync, served.name, version)
+        except ModelNotFoundError as exc:
+            pending.set_exception(RequestError("not_found", str(exc)))
+        except Exception as exc:
+            failure = _Failure.of(exc, previous)
+            served.failed[version] = failure
+            self.metrics.observe_model_load(
+                model=served.name, version=version, seconds=0.0, ok=False
+            )
+            logger.error(
+                "Version %s of %r failed to load: %s", version, served.name, failure.message
+            )
+            if alias is not None and previous is None:
+                await asyncio.to_thread(
+                    self._record_failure, served.name, version, alias, failure.message
+                )
+            pending.set_exception(failure.error(served.name, version))
+        else:
+            self.metrics.observe_model_load(
+                model=served.name, version=version, seconds=loaded.load_seconds, ok=True
+            )
+            self.metrics.set_model_inputs(served.name, loaded.record.input_schema.names)
+            pending.set_result(loaded)
+
+    def _record_failure(self, name: str, version: int, alias: str, message: str) -> None:
+        """Add ``deploy_failed`` unless another worker or replica already did for this move."""
+        try:
+            for event in reversed(self.project.history(name, limit=200)):
+                if event.kind == "deploy_failed" and event.version == version:
+                    return
+                if event.kind == "alias_move" and event.to_version == version:
+                    break
             self.project.record_event(
                 name,
                 "deploy_failed",
                 version=version,
-                reason=f"version {version} failed to load; the previous version keeps serving",
-                details={"error": message[:2000]},
+                reason=(
+                    f"version {version} ({alias}) failed to load; the previous version keeps "
+                    "serving"
+                ),
+                details={"alias": alias, "error": message[:2000]},
             )
-        except WatchkeeperError:
+        except Exception:  # the history is a record; serving goes on without it
             logger.exception("Could not record the deploy_failed event for %r v%s", name, version)
 
     def _load_sync(self, name: str, version: int) -> Loaded:
@@ -387,6 +494,8 @@ class ModelManager:
         )
 
     async def get(self, name: str, version: int | None = None, *, shadow: bool = False) -> Loaded:
+        """The version that answers: the serving alias's, the shadow's, or ``version``
+        (loaded on first use and kept among the few most recently asked for)."""
         served = self._served.get(name)
         if served is None:
             self._unknown(name)
@@ -396,12 +505,10 @@ class ModelManager:
             return served.shadow
         if version is None:
             if served.current is None:
-                why = served.failed.get(served.wanted or 0)
-                raise RequestError(
-                    "not_ready",
-                    f"Model {name!r} has no version ready"
-                    + (f": version {served.wanted} failed to load ({why})." if why else "."),
-                )
+                failure = served.failed.get(served.wanted or 0)
+                if failure is not None and served.wanted is not None:
+                    raise failure.error(name, served.wanted)
+                raise RequestError("not_ready", f"Model {name!r} has no version ready.")
             return served.current
         loaded = await self._load(served, version)
         if (
@@ -414,10 +521,15 @@ class ModelManager:
         return loaded
 
     def shadow_of(self, name: str) -> Loaded | None:
+        """The loaded shadow version of ``name``, if its shadow alias is set and loaded."""
         served = self._served.get(name)
         return None if served is None else served.shadow
 
     def ready(self, name: str, version: int | None = None) -> bool:
+        """Whether ``name`` (or that version of it) is loaded here and can answer at once.
+
+        Never loads anything: a version asked for by number is loaded by its first request.
+        """
         served = self._served.get(name)
         if served is None:
             return False
@@ -431,10 +543,13 @@ class ModelManager:
         )
 
     def failure(self, name: str, version: int) -> str | None:
+        """The type of the error that kept ``version`` from loading (no paths), or None."""
         served = self._served.get(name)
-        return None if served is None else served.failed.get(version)
+        failure = None if served is None else served.failed.get(version)
+        return None if failure is None else failure.kind
 
     def serving(self, name: str) -> Loaded | None:
+        """The version answering for ``name``'s serving alias, if one is loaded."""
         served = self._served.get(name)
         return None if served is None else served.current
 

@@ -7,6 +7,8 @@ if any, scores the same rows off the response path.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import re
 import time
@@ -14,20 +16,23 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from starlette.requests import ClientDisconnect
 
 from watchkeeper.errors import InvalidInputError, StoreError
 from watchkeeper.server._encode import encode
 from watchkeeper.server._errors import RequestError
-from watchkeeper.server._validate import validate_columns
+from watchkeeper.server._validate import validate_columns, validate_id_values
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from starlette.requests import Request
 
     from watchkeeper.server._decode import Decoded
     from watchkeeper.server._models import Loaded
     from watchkeeper.server._state import ServerState
 
-__all__ = ["read_body", "request_id_from", "score"]
+__all__ = ["decode", "read_body", "request_id_from", "score"]
 
 logger = logging.getLogger("watchkeeper.server")
 
@@ -46,16 +51,33 @@ async def read_body(request: Request, limit: int) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(
-                "too_large",
-                f"The body is over {limit} bytes, the most this server accepts "
-                "(serve.max_body_bytes).",
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(
+                    "too_large",
+                    f"The body is over {limit} bytes, the most this server accepts "
+                    "(serve.max_body_bytes).",
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise RequestError(
+            "client_closed", "The client closed the connection before sending the whole body."
+        ) from None
     return b"".join(chunks)
+
+
+#: Bodies larger than this are decoded off the event loop, so one big request does not hold
+#: up the others.
+DECODE_IN_THREAD_BYTES = 256 * 1024
+
+
+async def decode(decoder: Callable[..., Decoded], body: bytes, *args: Any) -> Decoded:
+    """``decoder(body, *args)``, in a worker thread for large bodies."""
+    if len(body) > DECODE_IN_THREAD_BYTES:
+        return await asyncio.to_thread(decoder, body, *args)
+    return decoder(body, *args)
 
 
 def request_id_from(request: Request, decoded: Decoded | None = None) -> str:
@@ -133,8 +155,6 @@ async def score(
     decoded: Decoded,
 ) -> tuple[dict[str, Any], str]:
     """Predict, log and encode; returns the JSON body and the request id."""
-    from watchkeeper.store.predictions import make_batch
-
     started = time.perf_counter()
     request_id = request_id_from(request, decoded)
     async with state.manager.use(name, version) as loaded:
@@ -146,31 +166,14 @@ async def score(
         )
         n = decoded.n_rows
         when = _event_times(state, decoded, extra, n)
-        out = await loaded.batcher.predict(inputs)
-        labels, proba = out["labels"], out.get("proba")
         keys = None
         if loaded.id_column and loaded.id_column in extra:
-            keys = [None if k is None else str(k) for k in extra[loaded.id_column]]
+            keys = validate_id_values(extra[loaded.id_column], loaded.id_column)
+        labels, proba = await _predict(loaded, inputs)
         if state.config.log_predictions and state.writer is not None:
-            logged = _private(state, inputs)
             outputs = loaded.outputs(labels, proba)
             outputs["latency_seconds"] = np.full(n, time.perf_counter() - started)
-            batch = make_batch(
-                name, loaded.version, logged, outputs,
-                request_id=request_id, event_time=when, keys=keys,
-            )  # fmt: skip
-            try:
-                await state.writer.write(batch)
-            except InvalidInputError as exc:
-                raise RequestError(
-                    "conflict",
-                    f"Request id {request_id!r} was logged before; send a new id. ({exc})",
-                    field="id",
-                ) from None
-            except StoreError as exc:
-                raise RequestError(
-                    "overloaded", f"The prediction log is not keeping up: {exc}"
-                ) from None
+            await _log(state, name, loaded, inputs, outputs, request_id, when, keys, "served")
         state.metrics.observe_rows(model=name, version=loaded.version, role="served", n=n)
         state.metrics.observe_outputs(
             model=name, version=loaded.version, labels=labels, proba=proba, classes=loaded.classes
@@ -186,36 +189,127 @@ async def score(
             ids=keys,
         )
     if version is None and state.manager.shadow_of(name) is not None:
-        state.spawn(_shadow(state, name, inputs, request_id, when, keys), name="watchkeeper-shadow")
+        _start_shadow(state, name, decoded, request_id, when, keys)
     return body, request_id
+
+
+async def _predict(
+    loaded: Loaded, inputs: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's labels and probabilities; its own errors on valid rows are a 422."""
+    try:
+        out = await loaded.batcher.predict(inputs)
+    except Exception as exc:
+        logger.warning("%s refused a request: %s: %s", loaded.record.uri, type(exc).__name__, exc)
+        raise RequestError(
+            "model_error",
+            f"The model ({loaded.record.uri}) could not score these rows, which match its input "
+            f"schema: {type(exc).__name__}: {str(exc)[:500]}",
+        ) from None
+    return out["labels"], out.get("proba")
+
+
+async def _log(
+    state: ServerState,
+    name: str,
+    loaded: Loaded,
+    inputs: dict[str, np.ndarray],
+    outputs: dict[str, np.ndarray],
+    request_id: str,
+    when: Any,
+    keys: list[str | None] | None,
+    role: str,
+) -> None:
+    """Append the rows and wait for the commit (unless ``durability: async``)."""
+    from watchkeeper.store.predictions import make_batch
+
+    assert state.writer is not None
+    batch = make_batch(
+        name, loaded.version, _private(state, inputs), outputs,
+        request_id=request_id, event_time=when, keys=keys, role=role,
+    )  # fmt: skip
+    try:
+        await state.writer.write(batch)
+    except InvalidInputError as exc:
+        raise RequestError(
+            "conflict",
+            f"Request id {request_id!r} was logged before; send a new id. ({exc})",
+            field="id",
+        ) from None
+    except StoreError as exc:
+        full = state.writer.queue_depth >= state.writer.max_queue
+        raise RequestError(
+            "overloaded",
+            "The prediction log "
+            + ("is not keeping up" if full else "cannot be written")
+            + f"; retry later. ({exc})",
+        ) from None
+
+
+#: Shadow predictions allowed in flight; more are skipped (and counted), never queued.
+SHADOW_IN_FLIGHT = 64
+
+
+def _start_shadow(
+    state: ServerState,
+    name: str,
+    decoded: Decoded,
+    request_id: str,
+    when: Any,
+    keys: list[str | None] | None,
+) -> None:
+    if state.shadow_in_flight >= SHADOW_IN_FLIGHT:
+        state.metrics.observe_shadow_skipped(model=name, reason="busy")
+        return
+    writer = state.writer
+    if writer is not None and writer.queue_depth * 2 >= writer.max_queue:
+        state.metrics.observe_shadow_skipped(model=name, reason="log_busy")
+        return
+    state.shadow_in_flight += 1
+    state.spawn(_shadow(state, name, decoded, request_id, when, keys), name="watchkeeper-shadow")
 
 
 async def _shadow(
     state: ServerState,
     name: str,
-    inputs: dict[str, np.ndarray],
+    decoded: Decoded,
     request_id: str,
     when: Any,
     keys: list[str | None] | None,
 ) -> None:
-    from watchkeeper.store.predictions import make_batch
-
+    """Score the request with the shadow version, off the response path, and log it."""
     try:
         async with state.manager.use(name, shadow=True) as shadow:
+            # The shadow takes what it needs from the request; columns only the served
+            # version uses are not "extra" for it.
+            wanted = {*shadow.record.input_schema.names, *_passthrough(state, shadow)}
+            own = dataclasses.replace(
+                decoded, columns={k: v for k, v in decoded.columns.items() if k in wanted}
+            )
+            try:
+                inputs, _ = validate_columns(
+                    own,
+                    shadow.record.input_schema,
+                    max_rows=state.config.max_rows,
+                    passthrough=_passthrough(state, shadow),
+                )
+            except RequestError:  # the shadow takes other inputs than the served version
+                state.metrics.observe_shadow_skipped(model=name, reason="schema")
+                return
             started = time.perf_counter()
-            out = await shadow.batcher.predict(inputs)
-            labels, proba = out["labels"], out.get("proba")
-            n = len(labels)
+            labels, proba = await _predict(shadow, inputs)
             if state.config.log_predictions and state.writer is not None:
                 outputs = shadow.outputs(labels, proba)
-                outputs["latency_seconds"] = np.full(n, time.perf_counter() - started)
-                batch = make_batch(
-                    name, shadow.version, _private(state, inputs), outputs,
-                    request_id=request_id, event_time=when, keys=keys, role="shadow",
-                )  # fmt: skip
-                await state.writer.write(batch)
-            state.metrics.observe_rows(model=name, version=shadow.version, role="shadow", n=n)
-    except RequestError:
-        pass  # the shadow alias moved away meanwhile
+                outputs["latency_seconds"] = np.full(len(labels), time.perf_counter() - started)
+                await _log(state, name, shadow, inputs, outputs, request_id, when, keys, "shadow")
+            state.metrics.observe_rows(
+                model=name, version=shadow.version, role="shadow", n=len(labels)
+            )
+    except RequestError as exc:
+        if exc.reason != "not_found":  # not_found: the shadow alias moved away meanwhile
+            state.metrics.observe_shadow_skipped(model=name, reason="error")
     except Exception:
+        state.metrics.observe_shadow_skipped(model=name, reason="error")
         logger.exception("The shadow version of %r failed on request %s.", name, request_id)
+    finally:
+        state.shadow_in_flight -= 1

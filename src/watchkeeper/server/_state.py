@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,7 @@ class Tokens:
 
     @classmethod
     def from_env(cls, config: ServeConfig, environ: Mapping[str, str]) -> Tokens:
+        """``WATCHKEEPER_ADMIN_TOKEN`` and, when required, ``WATCHKEEPER_PREDICT_TOKEN``."""
         admin = environ.get("WATCHKEEPER_ADMIN_TOKEN") or None
         predict = environ.get("WATCHKEEPER_PREDICT_TOKEN") or None
         if config.require_predict_token and predict is None:
@@ -71,6 +71,8 @@ class Tokens:
 
 @dataclass
 class ServerState:
+    """One server process's project, settings, models, metrics, log writer and tokens."""
+
     project: Project
     config: ServeConfig
     log_config: LogConfig
@@ -81,6 +83,7 @@ class ServerState:
     tokens: Tokens
     hash_key: bytes | None
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    shadow_in_flight: int = 0
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     _flusher: asyncio.Task[None] | None = None
 
@@ -92,18 +95,23 @@ class ServerState:
 
     # ------------------------------------------------------------------ rejected requests
     def reject(self, error: RequestError, *, model: str, endpoint: str) -> None:
+        """Count a refused request, and keep it (a few per second) for the table."""
         self.metrics.observe_rejected(
             model=model, endpoint=endpoint, reason=error.reason, field=error.field
         )
         if len(self.rejected) < _REJECTED_PER_FLUSH:
+            message = error.message
+            rule = self.log_config.columns.get(error.field or "")
+            if rule is not None:  # the message may quote the value: keep it out of the table
+                message = f"{error.reason} in column {error.field!r} (value not kept: {rule})"
             self.rejected.append(
                 {
-                    "model": model[:64],
-                    "endpoint": endpoint[:128],
+                    "model": _text(model, 64),
+                    "endpoint": _text(endpoint, 128),
                     "status": error.status,
                     "reason": error.reason,
-                    "field": None if error.field is None else error.field[:256],
-                    "message": error.message[:1000],
+                    "field": None if error.field is None else _text(error.field, 256),
+                    "message": _text(message, 1000),
                     "created_at": self.clock.now(),
                 }
             )
@@ -142,19 +150,30 @@ class ServerState:
             await asyncio.to_thread(self.writer.close)
 
 
+def _text(value: str, limit: int) -> str:
+    """``value`` fit for a text column: no NUL (PostgreSQL refuses it), valid UTF-8, short."""
+    cleaned = value.replace("\x00", "\ufffd")[:limit]
+    return cleaned.encode("utf-8", "replace").decode("utf-8")
+
+
 def _write_rejected(project: Project, rows: list[dict[str, Any]], trim: bool) -> None:
     from sqlalchemy import delete, func, insert, select
 
     from watchkeeper.store.tables import rejected_requests as table
 
-    with project.database.write() as conn:
+    try:
         if rows:
-            conn.execute(insert(table), rows)
-        if trim:
+            with project.database.write() as conn:
+                conn.execute(insert(table), rows)
+    except Exception:  # one row the database refuses must not lose the others
+        for row in rows:
+            try:
+                with project.database.write() as conn:
+                    conn.execute(insert(table), [row])
+            except Exception:
+                logger.warning("Could not record a rejected request (%s).", row["reason"])
+    if trim:
+        with project.database.write() as conn:
             newest = conn.execute(select(func.max(table.c.id))).scalar()
             if newest is not None:
                 conn.execute(delete(table).where(table.c.id <= newest - _REJECTED_KEEP))
-
-
-def environ() -> Mapping[str, str]:
-    return os.environ

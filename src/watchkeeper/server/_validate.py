@@ -6,6 +6,9 @@ strings, datetimes. The first value that does not fit raises a
 :class:`~watchkeeper.server._errors.RequestError` naming the column, its kind and dtype, the
 row, the value and what was expected.
 
+:func:`validate_id_values` turns the request's id column into prediction keys (text), by the
+id rule of :mod:`watchkeeper.server._labels`.
+
 Each column costs a few C-level passes (``set(map(type, ...))``, ``astype``, ``isfinite``);
 Python loops run only to find the offending row of a request that is being rejected, and
 for the text (CSV) parse of booleans.
@@ -20,6 +23,7 @@ import numpy as np
 
 from watchkeeper.server._decode import json_type, show
 from watchkeeper.server._errors import RequestError
+from watchkeeper.server._labels import BAD_ID_CHARS, ID_RULE, MAX_ID_LENGTH, id_problem, id_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
     from watchkeeper.registry._records import InputColumn, InputSchema
     from watchkeeper.server._decode import Decoded
 
-__all__ = ["validate_columns"]
+__all__ = ["validate_columns", "validate_id_values"]
 
 _NONE = type(None)
 _NULL = np.array(None, dtype=object)  # compared elementwise with an object array: True at None
@@ -43,6 +47,7 @@ _KIND_FAMILIES = {
     "text": "str",
 }
 _INT64_LIMIT = 2.0**63  # floats at or beyond it do not fit int64
+_INT64_MIN, _INT64_END = -(2**63), 2**63
 _NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
 _EXPECTED = {
     "int": "a whole number",
@@ -427,3 +432,59 @@ def validate_columns(
     }
     extras = {name: given[name] for name in passthrough if name in given}
     return inputs, extras
+
+
+def validate_id_values(values: np.ndarray, column: str) -> list[str | None]:
+    """The values of a request's id column as prediction keys: text, or None for null.
+
+    Parameters
+    ----------
+    values
+        The column as sent (the passthrough column of the version's id role).
+    column
+        Its name, for the error.
+
+    Returns
+    -------
+    list of str or None
+        One key per row: strings as sent, integers as their decimal text (``12`` and ``"12"``
+        are the same key), None for null.
+
+    Raises
+    ------
+    RequestError
+        ``invalid_parameter`` (field: ``column``) naming the first row that is not a string of
+        1 to 256 characters without control characters, an integer within int64 (booleans are
+        not) or null: a float such as ``12.0``, an array, an object...
+
+    Examples
+    --------
+    >>> validate_id_values(np.array(["c-1", 12, None], dtype=object), "customer_id")
+    ['c-1', '12', None]
+    """
+    items = values.tolist()
+    if not items:
+        return []
+    kinds = set(map(type, items))
+    if kinds == {str}:  # the usual case: a few C-level passes
+        text: list[str | None] = items
+        if (
+            min(map(len, items)) > 0
+            and max(map(len, items)) <= MAX_ID_LENGTH
+            and not BAD_ID_CHARS.search("".join(items))
+        ):
+            return text
+    elif kinds == {int} and min(items) >= _INT64_MIN and max(items) < _INT64_END:
+        return list(map(str, items))
+    keys: list[str | None] = []
+    for row, value in enumerate(items):
+        key = None if value is None else id_text(value)
+        if key is None and value is not None:
+            raise RequestError(
+                "invalid_parameter",
+                f"Column {column!r} (the id column): row {row} is {show(value)}: "
+                f"{id_problem(value)}; {ID_RULE}, or null.",
+                field=column,
+            )
+        keys.append(key)
+    return keys
