@@ -134,6 +134,47 @@ def test_max_rows_closes_a_group_and_a_larger_batch_goes_alone(
 
 
 # ---------------------------------------------------------------------- failures
+def test_a_group_is_one_payload_row_per_version_and_role(
+    project: Any, reference: pd.DataFrame, model: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from watchkeeper.store.tables import prediction_batches
+
+    project.register(MODEL, model, reference=reference, target="churned", id="customer_id")
+    batches = [_batch(reference, f"g{k}", n=1 + k % 3, start=5 * k) for k in range(12)]
+    shadow = make_batch(
+        MODEL, 2, reference.iloc[:2][list(CHURN_FEATURES)],
+        {"prediction": [1, 1], "prediction_proba": [0.5, 0.75]},
+        request_id="g0", event_time=list(reference.iloc[:2]["event_time"]), role="shadow",
+    )  # fmt: skip
+    # Missing values make one batch's column float64 where the others are int64.
+    holes = reference.iloc[100:102][list(CHURN_FEATURES)].astype({"tenure_months": "float64"})
+    holes.iloc[0, holes.columns.get_loc("tenure_months")] = float("nan")
+    with_nan = make_batch(
+        MODEL, 1, holes, {"prediction": [0, 1], "prediction_proba": [0.1, 0.9]},
+        request_id="nan", event_time=list(reference.iloc[100:102]["event_time"]),
+    )  # fmt: skip
+    writer = GroupCommitWriter(project.log, max_delay=60.0)
+    futures = [writer.submit(b) for b in [*batches, shadow, with_nan]]  # queued, then one group
+    writer.close(timeout=WAIT)
+    assert [f.result(timeout=0) for f in futures] == [None] * len(futures)
+    assert writer.commits == 1
+    with project.database.read() as conn:
+        stored = conn.execute(
+            sa.select(prediction_batches.c.version, prediction_batches.c.role)
+        ).all()
+    assert sorted(map(tuple, stored)) == [(1, "served"), (2, "shadow")]
+    logged = project.read_log(MODEL)
+    expected_ids = [b.table["request_id"][0].as_py() for b in batches for _ in range(b.n_rows)]
+    assert logged["request_id"].tolist() == [*expected_ids, "nan", "nan"]
+    assert logged["tenure_months"].isna().tolist()[-2:] == [True, False]
+    sent = pd.concat([b.table.to_pandas() for b in batches], ignore_index=True)
+    pd.testing.assert_series_equal(
+        logged["monthly_charges"].head(len(sent)), sent["monthly_charges"], check_names=False
+    )
+
+
 def test_a_duplicate_request_id_fails_only_its_own_batch(
     project: Any, reference: pd.DataFrame
 ) -> None:
@@ -359,3 +400,57 @@ def test_acknowledged_predictions_survive_kill_9(
         # The database is usable after the crash.
         reopened.log.append([_batch(reference, "after-kill")])
         assert "after-kill" in [str(r) for r in reopened.read_log(MODEL)["request_id"]]
+
+
+def test_pending_rows_of_a_group_are_assembled_once_and_read_back_as_sent(
+    project: Any, reference: pd.DataFrame
+) -> None:
+    import numpy as np
+
+    from watchkeeper.store.writer import PendingRows
+
+    def rows(k: int, n: int) -> PendingRows:
+        part = reference.iloc[10 * k : 10 * k + n]
+        inputs = {c: part[c].to_numpy() for c in CHURN_FEATURES}
+        if k == 1:  # a missing value: float64 here where the others are int64
+            inputs["tenure_months"] = np.array([np.nan, *part["tenure_months"][1:]], float)
+        return PendingRows(
+            model=MODEL,
+            version=1,
+            role="served",
+            request_id=f"p{k}",
+            inputs=inputs,
+            outputs={"prediction": np.full(n, k % 2), "prediction_proba": np.full(n, k / 10)},
+            event_time=list(part["event_time"]) if k == 2 else part["event_time"].iloc[0],
+            keys=list(part["customer_id"]),
+            n_rows=n,
+        )
+
+    pending = [rows(k, n) for k, n in enumerate([3, 2, 4, 1])]
+
+    async def write_all(writer: GroupCommitWriter) -> None:
+        await asyncio.gather(*(writer.write(r) for r in pending))
+
+    writer = GroupCommitWriter(project.log, max_delay=0.5)
+    with writer:
+        asyncio.run(write_all(writer))
+    assert writer.commits == 1
+    logged = project.read_log(MODEL)
+    expected = pd.concat(
+        [reference.iloc[10 * k : 10 * k + r.n_rows] for k, r in enumerate(pending)],
+        ignore_index=True,
+    )
+    assert logged["request_id"].tolist() == [
+        f"p{k}" for k, r in enumerate(pending) for _ in range(r.n_rows)
+    ]
+    assert logged["row"].tolist() == [i for r in pending for i in range(r.n_rows)]
+    assert logged["key"].tolist() == expected["customer_id"].tolist()
+    assert logged["contract"].tolist() == expected["contract"].tolist()
+    tenure = logged["tenure_months"].tolist()
+    assert np.isnan(tenure[3])
+    assert tenure[4] == expected["tenure_months"].iloc[4]
+    times = pd.to_datetime(expected["event_time"]).dt.tz_localize("UTC")
+    firsts = [times.iloc[0]] * 3 + [times.iloc[3]] * 2 + list(times.iloc[5:9]) + [times.iloc[9]]
+    assert logged["event_time"].tolist() == firsts
+    labels = project.log_labels(MODEL, [{"id": c, "label": 1} for c in expected["customer_id"]])
+    assert labels.stored == len(expected)

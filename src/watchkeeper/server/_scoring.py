@@ -220,14 +220,26 @@ async def _log(
     keys: list[str | None] | None,
     role: str,
 ) -> None:
-    """Append the rows and wait for the commit (unless ``durability: async``)."""
-    from watchkeeper.store.predictions import make_batch
+    """Append the rows and wait for the commit (unless ``durability: async``).
+
+    The rows go to the writer as they are; it assembles a whole group's rows into one Arrow
+    table in its own thread, so a request pays only for handing them over.
+    """
+    from watchkeeper.store.writer import PendingRows
 
     assert state.writer is not None
-    batch = make_batch(
-        name, loaded.version, _private(state, inputs), outputs,
-        request_id=request_id, event_time=when, keys=keys, role=role,
-    )  # fmt: skip
+    n = len(next(iter(outputs.values())))
+    batch = PendingRows(
+        model=name,
+        version=loaded.version,
+        role=role,
+        request_id=request_id,
+        inputs=_private(state, inputs),
+        outputs=outputs,
+        event_time=when,
+        keys=keys,
+        n_rows=n,
+    )
     try:
         await state.writer.write(batch)
     except InvalidInputError as exc:

@@ -36,6 +36,7 @@ counted in :attr:`GroupCommitWriter.failed_batches`, as no caller waits for them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
@@ -43,7 +44,8 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy.exc import OperationalError
 
@@ -51,24 +53,65 @@ from watchkeeper.errors import InvalidParameterError, StoreError
 from watchkeeper.store.predictions import PredictionBatch
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping, Sequence
+
+    import numpy as np
 
     from watchkeeper.store.predictions import PredictionLog
 
-__all__ = ["DURABILITIES", "GroupCommitWriter"]
+__all__ = ["DURABILITIES", "GroupCommitWriter", "PendingRows"]
 
 logger = logging.getLogger(__name__)
 
 DURABILITIES = ("sync", "async")
 
 
+@dataclass(frozen=True, eq=False)
+class PendingRows:
+    """One request's rows, not yet assembled into an Arrow table: the server's cheap form.
+
+    The writer assembles the rows of a whole group at once (one
+    :func:`~watchkeeper.store.predictions.make_batch` per model version and role, in its own
+    thread), so a request pays only for building this record. ``inputs`` and ``outputs`` are
+    1-D arrays of ``n_rows`` values; ``event_time`` is one UTC time for every row, or one per
+    row; ``keys`` are the id-column values (or None).
+    """
+
+    model: str
+    version: int
+    role: str
+    request_id: str
+    inputs: Mapping[str, np.ndarray]
+    outputs: Mapping[str, np.ndarray]
+    event_time: datetime | Sequence[datetime] | Any
+    keys: Sequence[str | None] | None
+    n_rows: int
+
+    def batch(self) -> PredictionBatch:
+        """This request alone as a batch (what a retry after a failed group writes)."""
+        from watchkeeper.store.predictions import make_batch
+
+        return make_batch(
+            self.model,
+            self.version,
+            dict(self.inputs),
+            dict(self.outputs),
+            request_id=self.request_id,
+            event_time=self.event_time,
+            keys=self.keys,
+            role=self.role,
+        )
+
+
 @dataclass(eq=False)
 class _Pending:
     """A queued batch, the future its submitter holds, and when it was queued."""
 
-    batch: PredictionBatch
+    batch: PredictionBatch | PendingRows
     future: Future[None]
     queued_at: float
+    # An asyncio waiter (write()): resolved in one loop callback per group, not one per batch.
+    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
 
 
 class GroupCommitWriter:
@@ -235,7 +278,7 @@ class GroupCommitWriter:
         self.close()
 
     # ------------------------------------------------------------------ submitting
-    def submit(self, batch: PredictionBatch) -> Future[None]:
+    def submit(self, batch: PredictionBatch | PendingRows) -> Future[None]:
         """Queue ``batch``; the returned future resolves (to None) once it is committed.
 
         With ``durability="async"`` the future is already resolved when returned. In the
@@ -249,9 +292,17 @@ class GroupCommitWriter:
             The writer is closed, or its queue holds ``max_queue`` batches (the database is
             not keeping up: retry later, e.g. answer HTTP 503).
         InvalidParameterError
-            ``batch`` is not a :class:`~watchkeeper.store.predictions.PredictionBatch`.
+            ``batch`` is neither a :class:`~watchkeeper.store.predictions.PredictionBatch`
+            nor a :class:`PendingRows`.
         """
-        if not isinstance(batch, PredictionBatch):
+        return self._submit(batch, None)
+
+    def _submit(
+        self,
+        batch: PredictionBatch | PendingRows,
+        waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None,
+    ) -> Future[None]:
+        if not isinstance(batch, PredictionBatch | PendingRows):
             raise InvalidParameterError(
                 "GroupCommitWriter.submit() takes a PredictionBatch (see "
                 f"watchkeeper.store.predictions.make_batch). Got {type(batch).__name__}."
@@ -268,7 +319,7 @@ class GroupCommitWriter:
                     f"waiting, max_queue={self.max_queue}): the database is not keeping up. "
                     "Retry later, or raise max_queue."
                 )
-            self._pending.append(_Pending(batch, future, time.monotonic()))
+            self._pending.append(_Pending(batch, future, time.monotonic(), waiter))
             self._cond.notify()
         if self.durability == "async":
             queued: Future[None] = Future()
@@ -276,14 +327,23 @@ class GroupCommitWriter:
             return queued
         return future
 
-    async def write(self, batch: PredictionBatch) -> None:
+    async def write(self, batch: PredictionBatch | PendingRows) -> None:
         """Submit ``batch`` and wait, without blocking the event loop, until it is committed.
 
         Raises what :meth:`submit` raises, and whatever prevented the batch from being
         written. Cancelling the awaiting task drops the batch only if the writer has not taken
         it into a group yet.
         """
-        await asyncio.wrap_future(self.submit(batch))
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        future = self._submit(batch, (loop, waiter) if self.durability == "sync" else None)
+        if self.durability == "async":
+            return
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            future.cancel()  # dropped only if the writer has not taken it yet
+            raise
 
     # ------------------------------------------------------------------ observability
     @property
@@ -370,8 +430,9 @@ class GroupCommitWriter:
                         return
 
     def _commit(self, group: list[_Pending]) -> None:
+        """Assemble and append the group in one transaction; resolve its futures after."""
         started = time.perf_counter()
-        self.log.append([pending.batch for pending in group])
+        self.log.append(_merged([pending.batch for pending in group]))
         seconds = time.perf_counter() - started
         rows = sum(pending.batch.n_rows for pending in group)
         self._last_commit_seconds = seconds
@@ -382,12 +443,19 @@ class GroupCommitWriter:
                 self.on_commit(seconds, rows)
             except Exception:  # an observer must not fail a committed group
                 logger.exception("The on_commit hook failed")
+        waiters: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for pending in group:
             pending.future.set_result(None)
+            if pending.waiter is not None:
+                waiters.setdefault(pending.waiter[0], []).append(pending.waiter[1])
+        for loop, futures in waiters.items():
+            _wake(loop, _resolve_all, futures, None)
 
     def _fail(self, pending: _Pending, exc: BaseException) -> None:
         if pending.future.done():
             return
+        if pending.waiter is not None:
+            _wake(pending.waiter[0], _resolve_all, [pending.waiter[1]], exc)
         self._failed_batches += 1
         if self.durability == "async":
             batch = pending.batch
@@ -399,6 +467,116 @@ class GroupCommitWriter:
                 exc,
             )
         pending.future.set_exception(exc)
+
+
+def _resolve_all(futures: list[asyncio.Future[None]], exc: BaseException | None) -> None:
+    """In the event loop: settle the waiters of a committed (or failed) group."""
+    for future in futures:
+        if not future.done():  # a cancelled request's waiter is done already
+            if exc is None:
+                future.set_result(None)
+            else:
+                future.set_exception(exc)
+
+
+def _wake(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+        loop.call_soon_threadsafe(callback, *args)
+
+
+def _merged(batches: Sequence[PredictionBatch | PendingRows]) -> list[PredictionBatch]:
+    """One batch per (model, version, role): a group of many small requests is written as
+    one payload row (one IPC encoding, one insert) instead of one per request. Batches whose
+    columns cannot be concatenated stay apart."""
+    import pyarrow as pa
+
+    by_target: dict[tuple[str, int, str], list[PredictionBatch | PendingRows]] = {}
+    for batch in batches:
+        by_target.setdefault((batch.model, batch.version, batch.role), []).append(batch)
+    merged: list[PredictionBatch] = []
+    for (model, version, role), same in by_target.items():
+        tables = [b for b in same if isinstance(b, PredictionBatch)]
+        pending = [b for b in same if isinstance(b, PendingRows)]
+        if pending:
+            tables.extend(_assembled(pending))
+        if len(tables) == 1:
+            merged.append(tables[0])
+            continue
+        try:
+            table = pa.concat_tables([b.table for b in tables], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            merged.extend(tables)
+            continue
+        merged.append(PredictionBatch(model=model, version=version, role=role, table=table))
+    return merged
+
+
+def _assembled(rows: list[PendingRows]) -> list[PredictionBatch]:
+    """The rows of several requests for one version and role as one batch (per column
+    layout: requests with other columns, e.g. after a schema change, form their own)."""
+    import numpy as np
+
+    from watchkeeper.store.predictions import make_batch
+
+    if len(rows) == 1:
+        return [rows[0].batch()]
+    by_layout: dict[tuple[tuple[str, ...], tuple[str, ...], bool], list[PendingRows]] = {}
+    for r in rows:
+        layout = (tuple(r.inputs), tuple(r.outputs), r.keys is not None)
+        by_layout.setdefault(layout, []).append(r)
+    out = []
+    for (inputs, outputs, keyed), same in by_layout.items():
+        first = same[0]
+        times = [_utc_times(r) for r in same]
+        out.append(
+            make_batch(
+                first.model,
+                first.version,
+                {c: _concat([r.inputs[c] for r in same]) for c in inputs},
+                {c: _concat([r.outputs[c] for r in same]) for c in outputs},
+                # Arrays where make_batch takes sequences: it converts them with numpy.
+                request_id=cast(
+                    "Sequence[str]",
+                    np.repeat(
+                        np.asarray([r.request_id for r in same], dtype=object),
+                        [r.n_rows for r in same],
+                    ),
+                ),
+                rows=cast(
+                    "Sequence[int]",
+                    np.concatenate([np.arange(r.n_rows, dtype=np.int32) for r in same]),
+                ),
+                event_time=np.concatenate(times),
+                keys=[k for r in same for k in (r.keys or ())] if keyed else None,
+                role=first.role,
+            )
+        )
+    return out
+
+
+def _utc_times(rows: PendingRows) -> np.ndarray:
+    """The rows' event times as naive-UTC ``datetime64[us]``."""
+    import numpy as np
+    import pandas as pd
+
+    from watchkeeper.clock import as_utc
+
+    if isinstance(rows.event_time, datetime):
+        stamp = np.datetime64(as_utc(rows.event_time).replace(tzinfo=None), "us")
+        return np.full(rows.n_rows, stamp)
+    times = pd.to_datetime(pd.Series(rows.event_time), utc=True)
+    return times.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    """Concatenate one column's arrays; text or mixed kinds as objects (numpy would turn a
+    NaN meeting a string column into the text 'nan')."""
+    import numpy as np
+
+    kinds = {a.dtype.kind for a in arrays}
+    if len(kinds) > 1 and kinds & {"O", "U", "S"}:
+        return np.concatenate([a.astype(object) for a in arrays])
+    return np.concatenate(arrays)
 
 
 def _seconds(value: object) -> bool:
