@@ -145,6 +145,7 @@ def _exercise(metrics: ServerMetrics, database: Database) -> None:
     metrics.observe_labels(
         model="churn", received=5, joined=4, unknown=1, delays_seconds=np.full(4, 3600.0)
     )
+    metrics.observe_shadow_skipped(model="churn", reason="schema")
     metrics.observe_model_load(model="churn", version=1, seconds=0.3, ok=True)
     metrics.observe_model_load(model="churn", version=3, seconds=0.1, ok=False)
     metrics.set_served(model="churn", alias="production", version=1, flavour="sklearn", ready=True)
@@ -720,3 +721,16 @@ def test_the_docs_queries_parse(tmp_path: Path) -> None:
         [str(PROMTOOL), "check", "rules", str(path)], capture_output=True, timeout=WAIT
     )
     assert done.returncode == 0, (done.stdout + done.stderr).decode()
+
+
+def test_shadow_skips_are_counted_by_a_bounded_reason() -> None:
+    metrics = ServerMetrics()
+    metrics.set_model_inputs("churn", CHURN_FEATURES)
+    for reason in ("schema", "schema", "busy", "anything else"):
+        metrics.observe_shadow_skipped(model="churn", reason=reason)
+    samples = {
+        s.labels["reason"]: s.value
+        for s in _families(metrics.render()[0])["watchkeeper_shadow_skipped_total"].samples
+        if s.name.endswith("_total")
+    }
+    assert samples == {"schema": 2.0, "busy": 1.0, "other": 1.0}

@@ -166,8 +166,6 @@ class ServeConfig(BaseModel):
         column); otherwise the server's clock stamps every row.
     require_predict_token
         Prediction endpoints need ``Authorization: Bearer $WATCHKEEPER_PREDICT_TOKEN``.
-    metrics_features
-        Features whose drift gets a per-feature Prometheus series (capped at 50).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -182,13 +180,12 @@ class ServeConfig(BaseModel):
     poll_seconds: float = Field(default=2.0, gt=0, strict=True, allow_inf_nan=False)
     max_rows: StrictInt = Field(default=10_000, ge=1)
     max_body_bytes: StrictInt = Field(default=16_000_000, ge=1024)
-    batch_max_rows: StrictInt = Field(default=512, ge=1)
+    batch_max_rows: StrictInt = Field(default=4096, ge=1)
     batch_max_wait_ms: float = Field(default=1.0, ge=0, le=1000, strict=True, allow_inf_nan=False)
     log_predictions: StrictBool = True
     durability: Literal["sync", "async"] = "sync"
     client_event_time: StrictBool = False
     require_predict_token: StrictBool = False
-    metrics_features: list[StrictStr] = Field(default_factory=list, max_length=50)
 
 
 class LogConfig(BaseModel):
