@@ -42,7 +42,8 @@ used meanwhile (``other cores``: busy time from ``/proc/stat`` minus server and 
 2-core machine, 1.0 means half the machine was taken by something else, such as a test suite).
 
 Then the log writer alone, in this process: a :class:`~watchkeeper.store.writer.
-GroupCommitWriter` (default settings) fed 1-row and 100-row batches by 32 threads, each
+GroupCommitWriter` (default settings) fed 1-row and 100-row requests (as the server hands them
+over: :class:`~watchkeeper.store.writer.PendingRows`) by 32 threads, each
 waiting for its batch's commit before sending the next one (as 32 server clients do) or
 keeping 64 batches in flight, on SQLite and, with ``--postgres URL`` or
 ``WATCHKEEPER_TEST_DATABASE_URL``, on a fresh PostgreSQL database (dropped afterwards).
@@ -337,22 +338,43 @@ def _note(message: str) -> None:
 
 
 def _templates(model: Any, version: int, rows: int) -> list[Any]:
-    """50 batches of ``rows`` churn predictions, as the server makes them."""
+    """50 requests of ``rows`` churn predictions, handed to the writer as the server does
+    (:class:`~watchkeeper.store.writer.PendingRows`: validated columns and outputs)."""
+    import numpy as np
+
     from watchkeeper.datasets import CHURN_FEATURES, churn
-    from watchkeeper.store.predictions import make_batch
+    from watchkeeper.store.writer import PendingRows
 
     frame = churn(50 * rows, seed=4)
     X = frame[list(CHURN_FEATURES)]
     out = []
     for start in range(0, 50 * rows, rows):
         part = X.iloc[start : start + rows]
-        outputs = {
-            "prediction": model.predict(part),
-            "prediction_proba": model.predict_proba(part)[:, 1],
-            "latency_seconds": [0.001] * rows,
+        inputs = {
+            c: part[c].to_numpy(dtype=object)
+            if part[c].dtype.kind not in "biuf"
+            else part[c].to_numpy()
+            for c in CHURN_FEATURES
         }
-        when = frame["event_time"].iloc[start : start + rows]
-        out.append(make_batch("churn", version, part, outputs, request_id="t", event_time=when))
+        outputs = {
+            "prediction": np.asarray(model.predict(part)),
+            "prediction_proba": model.predict_proba(part)[:, 1],
+            "latency_seconds": np.full(rows, 0.001),
+        }
+        when = frame["event_time"].iloc[start].to_pydatetime()
+        out.append(
+            PendingRows(
+                model="churn",
+                version=version,
+                role="served",
+                request_id="t",
+                inputs=inputs,
+                outputs=outputs,
+                event_time=when,
+                keys=None,
+                n_rows=rows,
+            )
+        )
     return out
 
 
@@ -364,11 +386,9 @@ def _feed(
     deadline: float,
     failures: list[BaseException],
 ) -> None:
-    """Submit batches (each with a fresh request id) until ``deadline``, ``in_flight`` at most
-    unanswered, then wait for the last ones; a failure ends the thread and is kept."""
-    import pyarrow as pa
-
-    from watchkeeper.store.predictions import PredictionBatch
+    """Submit requests (each with a fresh request id) until ``deadline``, ``in_flight`` at
+    most unanswered, then wait for the last ones; a failure ends the thread and is kept."""
+    import dataclasses
 
     window: deque[Any] = deque()
     tag = uuid.uuid4().hex[:12]
@@ -376,10 +396,7 @@ def _feed(
     try:
         while time.perf_counter() < deadline and not failures:
             template = templates[(thread + k) % len(templates)]
-            ids = pa.array([f"{tag}-{k}"] * template.n_rows, pa.string())
-            table = template.table.set_column(0, "request_id", ids)
-            batch = PredictionBatch("churn", template.version, "served", table)
-            window.append(writer.submit(batch))
+            window.append(writer.submit(dataclasses.replace(template, request_id=f"{tag}-{k}")))
             k += 1
             if len(window) >= in_flight:
                 window.popleft().result()
