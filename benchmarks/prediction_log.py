@@ -125,14 +125,22 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 100_000 if args.quick else args.rows
+    loads: dict[str, tuple[float, float]] = {}  # 1-minute load average before and after
+    before = os.getloadavg()[0]
     columns = {"SQLite": run(None, n)}
+    loads["SQLite"] = (before, os.getloadavg()[0])
     pg = os.environ.get("WATCHKEEPER_TEST_DATABASE_URL")
     if pg:
         with fresh_postgres_database(pg, "wk_logbench") as url:
+            before = os.getloadavg()[0]
             columns["PostgreSQL"] = run(url, n)
+            loads["PostgreSQL"] = (before, os.getloadavg()[0])
     names = list(columns)
     print(f"\nprediction log, {n:,} churn predictions ({len(CHURN_FEATURES)} inputs + 2 outputs)")
-    print(f"targets: write >= {WRITE_TARGET:,} rows/s; read 1M rows < {READ_TARGET:g} s\n")
+    print(f"targets: write >= {WRITE_TARGET:,} rows/s; read 1M rows < {READ_TARGET:g} s")
+    # Other processes on the machine slow every figure: re-measure when the load was high.
+    shown = "; ".join(f"{name} {a:.2f} -> {b:.2f}" for name, (a, b) in loads.items())
+    print(f"load average (1 min, {os.cpu_count()} cores) before -> after: {shown}\n")
     print("| measure | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
     for key in columns[names[0]]:

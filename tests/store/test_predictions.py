@@ -7,6 +7,8 @@ from the churn model's own ``predict``/``predict_proba``.
 
 from __future__ import annotations
 
+import json
+import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +16,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Text, delete, func, select, type_coerce
 
 from watchkeeper.clock import SimulatedClock
 from watchkeeper.datasets import CHURN_FEATURES, churn, train_churn_model
@@ -26,6 +29,8 @@ from watchkeeper.errors import (
     RegistryError,
 )
 from watchkeeper.registry import Project
+from watchkeeper.store import _window as window_module
+from watchkeeper.store._batch import COPY_HEADER, COPY_TRAILER, _copy_rows
 from watchkeeper.store.predictions import (
     KEY_COLUMNS,
     LabelConflictError,
@@ -33,7 +38,7 @@ from watchkeeper.store.predictions import (
     make_batch,
 )
 from watchkeeper.store.tables import labels as labels_table
-from watchkeeper.store.tables import prediction_batches
+from watchkeeper.store.tables import prediction_batches, prediction_keys, registered_models
 
 FEATURES = list(CHURN_FEATURES)
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -922,3 +927,303 @@ def test_make_batch_from_arrays_argument_errors() -> None:
         make_batch("m", 1, {"a": np.arange(0)}, {}, request_id="r", event_time=START)
     with pytest.raises(InvalidInputError, match="'prediction' has 3 values for 2 rows"):
         make_batch("m", 1, {"a": np.arange(2)}, outputs, request_id="r", event_time=[START, START])
+
+
+# ---------------------------------------------------------------------- golden: the fast paths
+# The log reads labels in bulk and joins them in Arrow, and writes PostgreSQL rows in binary
+# COPY: each is compared here with the straightforward code it replaced.
+ODD_TEXT = [
+    "a,b",
+    'say "hi"',
+    "line\nbreak",
+    "cr\r\n",
+    "tab\there",
+    "é ü 中",
+    "back\\slash",
+    " ",
+    "",
+]
+LABEL_KINDS: dict[str, Any] = {
+    "int": lambda rng: int(rng.integers(-3, 4)),
+    "float": lambda rng: float(
+        rng.choice([0.1 + 0.2, 1e20, -0.5, 1e-300, 5e-324, 1.7976931348623157e308, rng.normal()])
+    ),
+    "integral float": lambda rng: float(rng.integers(0, 3)),  # all integral: Int64
+    "text": lambda rng: str(rng.choice([*ODD_TEXT, "yes", "no"])),
+    "bool": lambda rng: bool(rng.integers(2)),
+    "int or float": lambda rng: int(rng.integers(3)) if rng.random() < 0.5 else rng.normal(),
+    "text or int": lambda rng: "yes" if rng.random() < 0.5 else int(rng.integers(3)),
+    "bool or int": lambda rng: bool(rng.integers(2)) if rng.random() < 0.5 else 1,
+    "big int": lambda rng: 2**70 + int(rng.integers(3)),  # beyond int64
+    "anything": lambda rng: [1, 2.5, "x,y", True, 0.1 + 0.2, 'q"'][int(rng.integers(6))],
+}
+
+
+def _reference_labels(
+    project: Project, since: datetime | None, until: datetime | None
+) -> pd.DataFrame:
+    """The window's labels as the log read them before its bulk path: rows through
+    SQLAlchemy, each JSON text decoded, dtypes converted by pandas."""
+    with project.database.read() as conn:
+        model_id = conn.execute(
+            select(registered_models.c.id).where(registered_models.c.name == "churn")
+        ).scalar_one()
+        query = select(
+            labels_table.c.request_id,
+            labels_table.c.row,
+            type_coerce(labels_table.c.label, Text).label("label"),
+            type_coerce(labels_table.c.arrived_at, Text).label("arrived_at"),
+        ).where(labels_table.c.model_id == model_id)
+        if since is not None:
+            query = query.where(labels_table.c.event_time >= since)
+        if until is not None:
+            query = query.where(labels_table.c.event_time < until)
+        rows = conn.execute(query).all()
+        sqlite = conn.dialect.name == "sqlite"
+    names = ["request_id", "row", "label", "label_arrived_at"]
+    columns = list(zip(*rows, strict=True)) or [()] * len(names)
+    frame = pd.DataFrame(dict(zip(names, map(list, columns), strict=True)))
+    if sqlite:  # numbers are numbers already (the column's numeric affinity)
+        frame["label"] = [json.loads(v) if isinstance(v, str) else v for v in frame["label"]]
+    frame["row"] = frame["row"].astype("int32")
+    frame["label"] = frame["label"].convert_dtypes()
+    frame["label_arrived_at"] = pd.to_datetime(frame["label_arrived_at"], utc=True)
+    return frame
+
+
+def _random_log(project: Project, clock: SimulatedClock, seed: int, kind: str) -> None:
+    """Served batches (and shadow copies of some) of versions 1 and 2 whose request ids, keys
+    and text inputs hold commas, quotes, newlines and non-ASCII text, then labels of ``kind``
+    in two calls an hour or more apart: some requests by request id, some by row, some by key,
+    a third of them unlabelled."""
+    rng = np.random.default_rng(seed)
+    make = LABEL_KINDS[kind]
+    batches, requests = [], []
+    for b in range(int(rng.integers(2, 7))):
+        sizes = [int(k) for k in rng.integers(1, 6, size=int(rng.integers(1, 12)))]
+        ids = [f"{seed}/{b}/{r}{ODD_TEXT[r % len(ODD_TEXT)]}" for r in range(len(sizes))]
+        n = sum(sizes)
+        keys = [None if rng.random() < 0.2 else f'k{seed}/{b}/{i},"{i}"' for i in range(n)]
+        text = [ODD_TEXT[i] if i < len(ODD_TEXT) else None for i in rng.integers(10, size=n)]
+        inputs: dict[str, Any] = {"x": rng.normal(size=n), "c": np.array(text, dtype=object)}
+        if seed % 4 == 0:  # an input named like the label column: merge's suffixes
+            inputs["label"] = rng.integers(5, size=n)
+        common: dict[str, Any] = {
+            "request_id": [rid for rid, size in zip(ids, sizes, strict=True) for _ in range(size)],
+            "rows": [row for size in sizes for row in range(size)],
+            "keys": keys,
+            "event_time": [START + timedelta(seconds=int(s)) for s in rng.integers(0, 3600, n)],
+        }
+        version = int(rng.integers(1, 3))
+        outputs = _constant_outputs(n)
+        batches.append(make_batch("churn", version, inputs, outputs, **common))
+        if rng.random() < 0.4:
+            shadow = make_batch("churn", 3 - version, inputs, outputs, role="shadow", **common)
+            batches.append(shadow)
+        ends = np.cumsum(sizes)
+        requests += [
+            (rid, size, keys[end - size : end])
+            for rid, size, end in zip(ids, sizes, ends, strict=True)
+        ]
+    order = rng.permutation(len(batches))
+    for start in range(0, len(batches), 3):  # a few appends of a few batches each
+        project.log.append([batches[i] for i in order[start : start + 3]])
+    shuffled = [requests[i] for i in rng.permutation(len(requests))]
+    third = len(shuffled) // 3 + 1
+    for call in range(2):
+        clock.advance(timedelta(hours=int(rng.integers(1, 48))))
+        items: list[dict[str, Any]] = []
+        for rid, size, keys in shuffled[call * third : (call + 1) * third]:
+            how = int(rng.integers(3))
+            if how == 0:
+                items.append({"id": rid, "label": make(rng)})
+            elif how == 1:
+                items += [{"id": rid, "row": row, "label": make(rng)} for row in range(size)]
+            else:
+                items += [{"id": key, "label": make(rng)} for key in keys if key is not None]
+        project.log.add_labels("churn", items)
+
+
+def _clear_log(project: Project) -> None:
+    with project.database.write() as conn:
+        for table in (labels_table, prediction_keys, prediction_batches):
+            conn.execute(delete(table))
+
+
+def test_read_with_labels_equals_a_pandas_merge_on_random_logs(
+    project: Project, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of 7 labels on SQLite: many chunks, some with a REAL among them, some without.
+    monkeypatch.setattr(window_module, "_LABEL_CHUNK", 7)
+    kinds = list(LABEL_KINDS)
+    for seed in range(3 * len(kinds)):
+        _clear_log(project)
+        kind = kinds[seed % len(kinds)]
+        _random_log(project, clock, seed, kind)
+        rng = np.random.default_rng(1000 + seed)
+        seconds = sorted(int(s) for s in rng.integers(0, 3600, size=2))
+        windows: list[dict[str, Any]] = [
+            {},
+            {"roles": ("served", "shadow")},
+            {"roles": ("shadow", "served"), "versions": [2]},
+            {
+                "since": START + timedelta(seconds=seconds[0]),
+                "until": START + timedelta(seconds=seconds[1] + 1),
+                "roles": ("served", "shadow"),
+            },
+            {"until": START + timedelta(seconds=seconds[0])},
+        ]
+        for window in windows:
+            plain = project.read_log("churn", **window)
+            if plain.empty:
+                continue
+            reference = _reference_labels(project, window.get("since"), window.get("until"))
+            expected = plain.merge(reference, on=["request_id", "row"], how="left")
+            if reference.empty:
+                # pandas gives an empty to_datetime seconds; the log keeps microseconds.
+                expected["label_arrived_at"] = expected["label_arrived_at"].dt.as_unit("us")
+            out = project.read_log("churn", with_labels=True, **window)
+            pd.testing.assert_frame_equal(out, expected, obj=f"seed {seed} ({kind}) {window}")
+        assert _n_labels(project) > 0
+
+
+def test_an_empty_window_has_the_dtypes_of_a_full_one(project: Project) -> None:
+    dtypes = {
+        "version": "int32",
+        "role": "str",
+        "logged_at": "datetime64[us, UTC]",
+        "request_id": "str",
+        "row": "int32",
+        "key": "str",
+        "event_time": "datetime64[us, UTC]",
+    }
+    labelled = {**dtypes, "label": "Int64", "label_arrived_at": "datetime64[us, UTC]"}
+    empty = project.read_log("churn")
+    assert {c: str(t) for c, t in empty.dtypes.items()} == dtypes
+    empty_labelled = project.read_log("churn", with_labels=True)
+    assert {c: str(t) for c, t in empty_labelled.dtypes.items()} == labelled
+
+    frame = churn(20, seed=5)
+    project.log_predictions("churn", frame, event_time_col="event_time", request_id="e")
+    project.log_labels("churn", [{"id": "e", "row": 3, "label": 1}])
+    full = project.read_log("churn", with_labels=True)
+    assert {c: str(full[c].dtype) for c in labelled} == labelled
+    # A window before every batch, one between two rows of a batch, and one with no labels
+    # yet: the same dtypes.
+    first = _utc_times(frame).min().to_pydatetime()
+    before = project.read_log("churn", until=first, with_labels=True)
+    assert {c: str(t) for c, t in before.dtypes.items()} == labelled
+    between = project.read_log(
+        "churn",
+        since=first + timedelta(milliseconds=1),
+        until=first + timedelta(milliseconds=2),
+        with_labels=True,
+    )
+    assert len(between) == 0
+    assert {c: str(between[c].dtype) for c in labelled} == labelled
+    _clear_log(project)
+    project.log_predictions("churn", frame, event_time_col="event_time", request_id="e")
+    unlabelled = project.read_log("churn", with_labels=True)
+    assert {c: str(unlabelled[c].dtype) for c in labelled} == labelled
+    assert unlabelled["label"].isna().all()
+    assert unlabelled["label_arrived_at"].isna().all()
+
+
+def _reference_copy_rows(columns: list[pa.Array]) -> bytes:
+    """PostgreSQL's binary COPY rows of ``columns``, value by value with ``struct``."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    out = bytearray()
+    for i in range(len(columns[0])):
+        out += struct.pack(">h", len(columns))
+        for column in columns:
+            value = column[i].as_py()
+            if value is None:
+                out += struct.pack(">i", -1)
+            elif pa.types.is_timestamp(column.type):
+                out += struct.pack(">iq", 8, (value - epoch) // timedelta(microseconds=1))
+            elif isinstance(value, str):
+                out += struct.pack(">i", len(value.encode())) + value.encode()
+            elif column.type == pa.int32():
+                out += struct.pack(">ii", 4, value)
+            else:
+                out += struct.pack(">iq", 8, value)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_binary_copy_rows_equal_a_value_by_value_encoding(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+
+    def maybe_null(values: list[Any]) -> list[Any]:
+        return [None if rng.random() < 0.2 else v for v in values]
+
+    strings = [ODD_TEXT[i % len(ODD_TEXT)] * int(rng.integers(0, 4)) + str(i) for i in range(n)]
+    micros = rng.integers(-(2**40), 2**52, size=n)  # before and after 2000, µs
+    columns = [
+        pa.array(maybe_null([int(v) for v in rng.integers(-(2**62), 2**62, size=n)]), pa.int64()),
+        pa.array(maybe_null(strings), pa.string()),
+        pa.array(maybe_null([int(v) for v in rng.integers(-(2**31), 2**31, size=n)]), pa.int32()),
+        pa.array(maybe_null(strings[::-1]), pa.large_string()),
+        pa.array(maybe_null([int(v) for v in micros]), pa.timestamp("us", "UTC")),
+    ]
+    assert _copy_rows(columns) == _reference_copy_rows(columns)
+    # Slices (an offset into the buffers) and chunked columns, as a table's columns come.
+    start = int(rng.integers(0, n))
+    sliced = [c.slice(start) for c in columns]
+    assert _copy_rows(sliced) == _reference_copy_rows(sliced)
+    chunked = [pa.chunked_array([c.slice(0, start), c.slice(start)]) for c in columns]
+    assert _copy_rows(chunked) == _reference_copy_rows(columns)
+
+
+def test_binary_copy_round_trips_through_postgresql(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("binary COPY is PostgreSQL's")
+    from watchkeeper.store.database import Database
+
+    rng = np.random.default_rng(3)
+    n = 500
+    strings = [None if i % 9 == 0 else f"{ODD_TEXT[i % len(ODD_TEXT)]}{i}" for i in range(n)]
+    times = [START + timedelta(microseconds=int(v)) for v in rng.integers(-(10**15), 10**15, n)]
+    columns = [
+        pa.array(rng.integers(-(2**62), 2**62, size=n), pa.int64()),
+        pa.array(strings, pa.string()),
+        pa.array(rng.integers(-(2**31), 2**31, size=n, dtype=np.int64), pa.int32()),
+        pa.array(times, pa.timestamp("us", "UTC")),
+    ]
+    database = Database(database_url)
+    try:
+        with database.write() as conn:
+            conn.exec_driver_sql("CREATE TEMP TABLE t (a bigint, b text, c integer, d timestamptz)")
+            driver = conn.connection.driver_connection
+            with (
+                driver.cursor() as cursor,
+                cursor.copy("COPY t FROM STDIN (FORMAT binary)") as copy,
+            ):
+                copy.write(COPY_HEADER + _copy_rows(columns) + COPY_TRAILER)
+            back = conn.exec_driver_sql("SELECT a, b, c, d FROM t").all()
+    finally:
+        database.engine.dispose()
+    assert [tuple(r) for r in back] == list(zip(*(c.to_pylist() for c in columns), strict=True))
+
+
+def test_payloads_are_lz4_compressed_where_postgresql_has_it(project: Project) -> None:
+    if project.database.dialect != "postgresql":
+        pytest.skip("TOAST compression is PostgreSQL's")
+    setting = "SHOW default_toast_compression"
+    with project.database.read() as conn:
+        has_lz4 = conn.exec_driver_sql(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).scalar()
+        default = conn.exec_driver_sql(setting).scalar() if has_lz4 is not None else None
+    if has_lz4 is None:
+        pytest.skip("PostgreSQL before 14 compresses with pglz only")
+    frame = churn(2_000, seed=6)
+    project.log_predictions("churn", frame, event_time_col="event_time", request_id="z")
+    with project.database.read() as conn:
+        compressed = "SELECT DISTINCT pg_column_compression(payload) FROM prediction_batches"
+        methods = conn.exec_driver_sql(compressed).scalars().all()
+        after = conn.exec_driver_sql(setting).scalar()
+    assert methods == ["lz4" if has_lz4 else default]
+    assert after == default  # set for the log's transactions only
+    assert len(project.read_log("churn")) == 2_000

@@ -1,15 +1,18 @@
 """A batch of predictions to log: :func:`make_batch` builds one, as an Arrow table, from
 the inputs (a DataFrame, or one array per column), the outputs and the key columns; ``_ipc``
-and ``_read_ipc`` store and read its table as one Arrow IPC stream (see
-:mod:`watchkeeper.store.predictions`, which re-exports what is public here)."""
+and ``_read_ipc`` store and read its table as one Arrow IPC stream, and ``_copy_rows`` encodes
+rows for PostgreSQL's binary ``COPY`` (see :mod:`watchkeeper.store.predictions`, which
+re-exports what is public here)."""
 
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from watchkeeper.clock import as_utc
 from watchkeeper.errors import InvalidInputError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -178,3 +181,147 @@ def _read_ipc(payload: bytes) -> pa.Table:
     import pyarrow as pa
 
     return pa.ipc.open_stream(payload).read_all()
+
+
+# ---------------------------------------------------------------------------- binary COPY
+# PostgreSQL's binary COPY format: a signature, then per row a 16-bit field count and per field
+# a 32-bit length (-1 for NULL) and the value in the type's binary form, then a trailer. All
+# integers are big-endian; a timestamptz is microseconds since 2000-01-01 UTC.
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension
+COPY_TRAILER = b"\xff\xff"
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_PG_EPOCH_US = 946_684_800_000_000  # the same, in microseconds since 1970-01-01
+
+
+def _copy_rows(columns: Sequence[pa.Array | pa.ChunkedArray]) -> bytes:
+    """The rows of equal-length ``columns`` in PostgreSQL's binary COPY format (without the
+    header and trailer), built with whole-column numpy operations.
+
+    A column is int64 (for ``bigint``), int32 (``integer``), a timestamp (``timestamptz``, a
+    naive one taken as UTC) or text (``text``/``varchar``); nulls become NULL. Text must be
+    valid UTF-8, which an Arrow string array is.
+
+    Notes
+    -----
+    A row is a sequence of pieces: the field count, then per field its length and its value.
+    The pieces of one width on every row (the count, the lengths, the values of a fixed-width
+    column without nulls) are merged, while consecutive, into one block written by one
+    scatter; a text value (or a fixed-width one that may be NULL) is copied from its column's
+    data by one gather. With the fixed-width columns first, a row of the key table is two
+    blocks and two gathers: what a batch of a few rows costs is the number of numpy calls.
+    """
+    import numpy as np
+
+    n = len(columns[0])
+    if n == 0:
+        return b""
+    pieces: list[Any] = [np.full(n, len(columns), dtype=">i2")]
+    for column in columns:
+        valid, value = _copy_field(column, n)
+        if isinstance(value, tuple):  # variable width: (starts, lengths, data)
+            starts, lengths, data = value
+            if valid is not None:
+                lengths = np.where(valid, lengths, 0)
+            prefix = lengths if valid is None else np.where(valid, lengths, -1)
+            pieces += [prefix.astype(">i4"), (starts, lengths, data)]
+        elif valid is None:
+            pieces += [np.full(n, value.shape[1], dtype=">i4"), value]
+        else:
+            width = value.shape[1]
+            starts = np.arange(n, dtype=np.int64) * width
+            pieces.append(np.where(valid, width, -1).astype(">i4"))
+            pieces.append((starts, np.where(valid, width, 0), value.reshape(-1)))
+    blocks: list[Any] = []  # (n, width) bytes, or (starts, lengths, data) to gather
+    for piece in pieces:
+        if isinstance(piece, tuple):
+            blocks.append(piece)
+            continue
+        raw = piece if piece.ndim == 2 else piece.view(np.uint8).reshape(n, -1)
+        if blocks and not isinstance(blocks[-1], tuple):
+            blocks[-1] = np.concatenate([blocks[-1], raw], axis=1)
+        else:
+            blocks.append(raw)
+    sizes = np.zeros(n, dtype=np.int64)
+    for block in blocks:
+        sizes += block[1] if isinstance(block, tuple) else block.shape[1]
+    ends = np.cumsum(sizes)
+    out = np.empty(int(ends[-1]), dtype=np.uint8)
+    position = ends - sizes  # where each row's next piece goes
+    for block in blocks:
+        if isinstance(block, tuple):
+            starts, lengths, data = block
+            before = np.cumsum(lengths) - lengths  # the earlier rows' bytes of this piece
+            step = np.arange(int(lengths.sum()), dtype=np.int64)
+            out[step + np.repeat(position - before, lengths)] = data[
+                step + np.repeat(starts - before, lengths)
+            ]
+            position = position + lengths
+        else:
+            out[position[:, None] + np.arange(block.shape[1])] = block
+            position = position + block.shape[1]
+    return out.tobytes()
+
+
+def _copy_field(column: pa.Array | pa.ChunkedArray, n: int) -> tuple[Any, Any]:
+    """A column's validity (None: no nulls) and its values in binary COPY form: big-endian
+    ``(n, width)`` bytes, or for text the ``(starts, lengths, data)`` of its UTF-8 bytes."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    else:
+        array = column
+    valid = None if array.null_count == 0 else array.is_valid().to_numpy(zero_copy_only=False)
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        _, offsets, data = array.buffers()
+        width = np.int32 if pa.types.is_string(kind) else np.int64
+        bounds = np.frombuffer(offsets, dtype=width)[array.offset : array.offset + n + 1]
+        bounds = bounds.astype(np.int64)
+        chars = np.empty(0, np.uint8) if data is None else np.frombuffer(data, dtype=np.uint8)
+        return valid, (bounds[:-1], np.diff(bounds), chars)
+    shift = 0
+    if pa.types.is_timestamp(kind):
+        array = array.cast(pa.timestamp("us", kind.tz), safe=False).cast(pa.int64())
+        shift = _PG_EPOCH_US
+    elif kind not in (pa.int64(), pa.int32()):  # pragma: no cover - callers pass these only
+        raise TypeError(f"No binary COPY encoding for {kind}.")
+    if valid is not None:
+        array = pc.fill_null(array, 0)  # a NULL's value is not written
+    values = array.to_numpy() - shift if shift else array.to_numpy()
+    big_endian = values.astype(values.dtype.newbyteorder(">"))
+    return valid, big_endian.view(np.uint8).reshape(n, -1)
+
+
+def _copy_batch_row(model_id: int, batch: PredictionBatch, logged_at: datetime, size: int) -> bytes:
+    """The binary COPY row of ``batch`` in ``prediction_batches`` (model_id, version, role,
+    n_rows, event_time_min, event_time_max, logged_at, payload) up to its payload's length:
+    the payload's ``size`` bytes follow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    times = batch.table["event_time"]
+    micros = times.cast(pa.timestamp("us", times.type.tz), safe=False).cast(pa.int64())
+    bounds = pc.min_max(micros)
+    role = batch.role.encode()
+    return b"".join(
+        [
+            struct.pack(">hiqii", 8, 8, model_id, 4, batch.version),
+            struct.pack(">i", len(role)),
+            role,
+            struct.pack(
+                ">iiiqiqiqi",
+                4,
+                batch.n_rows,
+                8,
+                bounds["min"].as_py() - _PG_EPOCH_US,
+                8,
+                bounds["max"].as_py() - _PG_EPOCH_US,
+                8,
+                (as_utc(logged_at) - _PG_EPOCH) // timedelta(microseconds=1),
+                size,
+            ),
+        ]
+    )
