@@ -54,7 +54,7 @@ logger = logging.getLogger("watchkeeper.server")
 
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION, description="The version number.")]
 
-_OIP_DATATYPES = {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}
+_METADATA_DATATYPES = {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}
 
 
 # Rows that close a group commit early: a group of many 1,000-row requests would otherwise
@@ -95,33 +95,29 @@ class _Metrics:
             await self.app(scope, receive, sending)
         finally:
             state: ServerState | None = getattr(scope["app"].state, "wk", None)
-            route = scope.get("route")
-            if state is not None and route is not None:
-                model = (scope.get("path_params") or {}).get("name", "")
-                if not model and getattr(route, "path", "") == "/invocations":
-                    model = state.manager.default_model_or_none() or ""
+            if state is not None and scope.get("route") is not None:
+                endpoint, model = _endpoint_and_model(scope, state)
                 state.metrics.observe_request(
-                    endpoint=getattr(route, "path", "other"),
+                    endpoint=endpoint,
                     model=model,
                     code=status,
                     seconds=time.perf_counter() - started,
                 )
 
 
-def _endpoint_and_model(request: Request) -> tuple[str, str]:
-    route = request.scope.get("route")
+def _endpoint_and_model(scope: Scope, state: ServerState | None) -> tuple[str, str]:
+    """The route template and the model a request is about (metrics and rejections)."""
+    route = scope.get("route")
     endpoint = getattr(route, "path", "other") if route is not None else "other"
-    name = request.path_params.get("name", "")
-    state: ServerState | None = getattr(request.app.state, "wk", None)
+    name = (scope.get("path_params") or {}).get("name", "")
     if state is not None and not name and endpoint == "/invocations":
-        with contextlib.suppress(RequestError):
-            name = state.manager.default_model()
+        name = state.manager.default_model_or_none() or ""
     return endpoint, str(name)
 
 
 def _error_response(request: Request, error: RequestError) -> JSONResponse:
     state: ServerState | None = getattr(request.app.state, "wk", None)
-    endpoint, model = _endpoint_and_model(request)
+    endpoint, model = _endpoint_and_model(request.scope, state)
     if state is not None and error.reason not in ("not_found", "not_ready", "unauthorized"):
         state.reject(error, model=model, endpoint=endpoint)
     return JSONResponse(error.to_dict(), status_code=error.status)
@@ -291,7 +287,7 @@ def _model_metadata(state: ServerState, name: str, version: int | None) -> dict[
     inputs = []
     for column in record.input_schema.columns:
         kind = column.dtype[:1] if column.dtype[:1] in "biuf" and column.dtype != "bool" else "O"
-        datatype = "BOOL" if column.dtype == "bool" else _OIP_DATATYPES.get(kind, "BYTES")
+        datatype = "BOOL" if column.dtype == "bool" else _METADATA_DATATYPES.get(kind, "BYTES")
         if column.nullable and datatype.startswith("INT"):
             datatype = "FP64"  # nulls travel as NaN
         inputs.append({"name": column.name, "datatype": datatype, "shape": [-1]})

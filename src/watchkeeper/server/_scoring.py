@@ -131,7 +131,7 @@ def _event_times(state: ServerState, decoded: Decoded, extra: dict[str, np.ndarr
     return times
 
 
-def _passthrough(state: ServerState, loaded: Loaded) -> list[str]:
+def _passthrough(loaded: Loaded) -> list[str]:
     # event_time is always let through, so that sending it where it is not allowed gets a
     # clear error (see _event_times) rather than "unknown column".
     names = [loaded.id_column, EVENT_TIME] if loaded.id_column else [EVENT_TIME]
@@ -162,7 +162,7 @@ async def score(
             decoded,
             loaded.record.input_schema,
             max_rows=state.config.max_rows,
-            passthrough=_passthrough(state, loaded),
+            passthrough=_passthrough(loaded),
         )
         n = decoded.n_rows
         when = _event_times(state, decoded, extra, n)
@@ -294,7 +294,7 @@ async def _shadow(
         async with state.manager.use(name, shadow=True) as shadow:
             # The shadow takes what it needs from the request; columns only the served
             # version uses are not "extra" for it.
-            wanted = {*shadow.record.input_schema.names, *_passthrough(state, shadow)}
+            wanted = {*shadow.record.input_schema.names, *_passthrough(shadow)}
             own = dataclasses.replace(
                 decoded, columns={k: v for k, v in decoded.columns.items() if k in wanted}
             )
@@ -303,7 +303,7 @@ async def _shadow(
                     own,
                     shadow.record.input_schema,
                     max_rows=state.config.max_rows,
-                    passthrough=_passthrough(state, shadow),
+                    passthrough=_passthrough(shadow),
                 )
             except RequestError:  # the shadow takes other inputs than the served version
                 state.metrics.observe_shadow_skipped(model=name, reason="schema")
