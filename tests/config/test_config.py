@@ -95,9 +95,33 @@ def test_unknown_key_names_its_path_and_the_valid_keys(tmp_path: Path) -> None:
     assert "expected one of url, busy_timeout_seconds, echo" in message
 
 
-def test_empty_sections_take_no_keys(tmp_path: Path) -> None:
-    message = _error(tmp_path, "monitor:\n  every: 8000\n")
-    assert "monitor.every: unknown key (monitor takes no keys in this release)" in message
+def test_an_unknown_nested_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    message = _error(tmp_path, "policy:\n  triggers:\n    drift:\n      shar: 0.2\n")
+    assert "policy.triggers.drift.shar: unknown key" in message
+    assert "did you mean share?" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("policy:\n  cooldown: 2x\n", "policy.cooldown: expected a duration such as"),
+        ("monitor:\n  window: -1d\n", "monitor.window: expected a duration such as"),
+        (
+            "monitor:\n  schedule:\n    cron: '61 * * * *'\n",
+            "monitor.schedule.cron: expected a five-field cron expression",
+        ),
+        (
+            "monitor:\n  schedule:\n    every: 1d\n    cron: '0 2 * * *'\n",
+            "monitor.schedule: expected exactly one of every (a duration) or cron",
+        ),
+        ("alerts:\n  channels:\n    - type: webhook\n", "alerts.channels.0: a webhook channel"),
+        ("retrain:\n  trainer: train.py\n", "retrain.trainer: expected an entry point"),
+        ("policy:\n  combine: most\n", "policy.combine: "),
+        ("monitor:\n  detectors:\n    ddn: {}\n", "unknown detector 'ddn'"),
+    ],
+)
+def test_bad_loop_settings_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in _error(tmp_path, text)
 
 
 @pytest.mark.parametrize(
@@ -246,7 +270,11 @@ def test_unrelated_watchkeeper_variables_are_ignored(tmp_path: Path) -> None:
     [
         ("WATCHKEEPER_DATABASE_URLL", "database", "busy_timeout_seconds, echo, url"),
         ("WATCHKEEPER_ARTIFACTS_MAX_BYTES", "artifacts", "max_data_bytes, root, store_data"),
-        ("WATCHKEEPER_MONITOR_EVERY", "monitor", "none yet"),
+        (
+            "WATCHKEEPER_POLICY_COOLDOWNN",
+            "policy",
+            "combine, consecutive, cooldown, max_actions, per, triggers",
+        ),
     ],
 )
 def test_a_misspelled_override_is_an_error(
@@ -403,7 +431,8 @@ def test_public_names_are_pinned() -> None:
 
 
 def test_imports_only_pydantic_yaml_and_the_standard_library() -> None:
-    allowed = {"pydantic", "pydantic_core", "yaml", "watchkeeper", "nturl2path"}
+    # croniter checks a schedule's cron expression, where one is given.
+    allowed = {"pydantic", "pydantic_core", "yaml", "watchkeeper", "nturl2path", "croniter"}
     folder = Path(watchkeeper.config.__file__).parent
     for path in folder.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

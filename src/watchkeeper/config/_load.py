@@ -133,7 +133,12 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[st
 
 #: Variables that hold secrets, read where they are used and never from watchkeeper.yaml.
 SECRET_VARIABLES = frozenset(
-    {"WATCHKEEPER_ADMIN_TOKEN", "WATCHKEEPER_PREDICT_TOKEN", "WATCHKEEPER_LOG_HASH_KEY"}
+    {
+        "WATCHKEEPER_ADMIN_TOKEN",
+        "WATCHKEEPER_PREDICT_TOKEN",
+        "WATCHKEEPER_LOG_HASH_KEY",
+        "WATCHKEEPER_ALERTS_WEBHOOK_TOKEN",
+    }
 )
 
 
@@ -361,10 +366,23 @@ def _initial_text(database_url: str) -> str:
         "log: what the prediction log keeps, e.g. columns: {email: hash, ssn: exclude}.": [
             ("columns", {}, "per input column: exclude or hash"),
         ],
-        "monitor: scheduled checks.": [],
-        "alerts: notifications.": [],
-        "policy: what a check's outcome triggers.": [],
-        "retrain: retraining.": [],
+        "monitor: scheduled runs over the prediction log; more keys in docs/operations.md.": [
+            ("schedule", {"every": "1d"}, "or {cron: '0 2 * * *'} (UTC); null: never"),
+            ("window", "1d", "the window each run reads, by event time"),
+            ("min_label_coverage", 0.1, "below it, performance checks are skipped"),
+        ],
+        "alerts: who hears about problems (log, webhook; json or slack).": [
+            ("channels", [{"type": "log"}], "e.g. - {type: webhook, url: https://...}"),
+            ("cooldown", "1d", "one alert per model, check and column in this time"),
+        ],
+        "policy: when results become notify, retrain or rollback (docs/operations.md).": [
+            ("combine", "any", "any: the most severe fired trigger; all: every one"),
+            ("consecutive", 1, "runs a breach must last before a trigger fires"),
+            ("cooldown", "3d", "no second retrain or rollback within this time"),
+        ],
+        "retrain: your trainer, the gate, deployment and the post-deploy guard.": [
+            ("trainer", None, "'module:function' (a DataFrame in, a fitted model out)"),
+        ],
     }
     lines = [
         "# watchkeeper project configuration. Every key is optional; the values shown are the",
@@ -373,9 +391,6 @@ def _initial_text(database_url: str) -> str:
     ]
     for comment, fields in rows.items():
         name = comment.partition(":")[0]
-        if not fields:
-            lines += ["", f"# {comment} A later release fills this section.", f"{name}: {{}}"]
-            continue
         lines += ["", f"# {comment}", f"{name}:"]
         for key, value, note in fields:
             lines.append(f"  {key}: {_scalar(value)}".ljust(32) + f"  # {note}")

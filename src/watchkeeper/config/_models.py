@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from watchkeeper.config._ops import AlertsConfig, MonitorConfig, PolicyConfig, RetrainConfig
 from watchkeeper.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -202,30 +203,6 @@ class LogConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     columns: dict[StrictStr, Literal["exclude", "hash"]] = Field(default_factory=dict)
-
-
-class MonitorConfig(BaseModel):
-    """The ``monitor:`` section (scheduled checks); empty in this release, a later one fills it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AlertsConfig(BaseModel):
-    """The ``alerts:`` section (notifications); empty in this release, a later one fills it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PolicyConfig(BaseModel):
-    """The ``policy:`` section (decision rules); empty in this release, a later one fills it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RetrainConfig(BaseModel):
-    """The ``retrain:`` section (retraining); empty in this release, a later one fills it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class WatchkeeperConfig(BaseModel):

@@ -22,6 +22,14 @@ prediction_batches   the prediction log: one row per group commit (model, versio
 prediction_keys      one narrow row per served prediction (request id, row, id value, time):
                      where labels find their predictions; a request id is logged once
 labels               ground truth per (request id, row), with its arrival time
+rejected_requests    requests the server refused, by reason and field (the newest ones)
+monitor_runs         one row per monitor run: model, version, window, label coverage, status,
+                     summary and what the concept-drift detectors saw
+check_results        one row per check result of a run: the time series of every check
+detector_states      each (model, version)'s concept-drift detectors, resumed by the next run
+label_watermarks     per model, the label arrival time the error stream has consumed up to
+alert_states         per (model, check, column), the last status alerted on and when
+leases               short leases, so that one replica at a time runs a scheduled job
 ==================== ==========================================================================
 """
 
@@ -33,6 +41,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -49,12 +58,18 @@ __all__ = [
     "ALIAS_TRIGGERS",
     "EVENT_KINDS",
     "VERSION_STATUSES",
+    "alert_states",
     "aliases",
+    "check_results",
+    "detector_states",
     "events",
+    "label_watermarks",
     "labels",
+    "leases",
     "metadata",
     "model_tags",
     "model_versions",
+    "monitor_runs",
     "prediction_batches",
     "prediction_keys",
     "registered_models",
@@ -250,4 +265,89 @@ rejected_requests = Table(
     Column("message", String(1000), nullable=False),
     Column("created_at", _When, nullable=False),
     Index(None, "model", "created_at"),
+)
+
+
+# Monitoring history: one row per run, one per check result (the time series the report,
+# the policy and /metrics read), and the state a run hands to the next one.
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("model_id", _Id, ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("alias", String(64), nullable=True),
+    Column("ran_at", _When, nullable=False),
+    Column("window_start", _When, nullable=True),
+    Column("window_end", _When, nullable=True),
+    Column("reference", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("n_labeled", Integer, nullable=False),
+    Column("label_coverage", Float, nullable=True),
+    Column("duration_seconds", Float, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("detectors", JSON, nullable=False),
+    Index(None, "model_id", "ran_at"),
+)
+
+check_results = Table(
+    "check_results",
+    metadata,
+    Column("run_id", _Id, ForeignKey("monitor_runs.id"), primary_key=True),
+    Column("ordinal", Integer, primary_key=True),
+    Column("model_id", _Id, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("ran_at", _When, nullable=False),
+    Column("check", String(64), nullable=False),
+    Column("column", String(256), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("reference_value", Float, nullable=True),
+    Column("p_value", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("warning_threshold", Float, nullable=True),
+    Column("n", Integer, nullable=True),
+    Column("n_reference", Integer, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Index(None, "model_id", "check", "column", "ran_at"),
+)
+
+detector_states = Table(
+    "detector_states",
+    metadata,
+    Column("model_id", _Id, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("name", String(32), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", _When, nullable=False),
+)
+
+label_watermarks = Table(
+    "label_watermarks",
+    metadata,
+    Column("model_id", _Id, primary_key=True),
+    Column("arrived_at", _When, nullable=False),
+    Column("updated_at", _When, nullable=False),
+)
+
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("model_id", _Id, primary_key=True),
+    Column("check", String(64), primary_key=True),
+    Column("column", String(256), primary_key=True),  # "" for a check on no column
+    Column("status", String(16), nullable=False),
+    Column("sent_at", _When, nullable=True),
+    Column("updated_at", _When, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", _When, nullable=False),
 )
