@@ -25,12 +25,16 @@ code that expects a ``ValueError`` or ``LookupError`` keeps working::
     │   └── ArtifactIntegrityError            an artifact's bytes no longer match its sha256
     ├── ModelFormatError (ValueError)         a model cannot be saved or loaded in a known format
     │   └── UntrustedModelError               loading it would run code nobody vouched for
-    └── RegistryError                         a registry operation cannot be done as asked
-        ├── InvalidNameError (ValueError)     a model, alias or tag name breaks the name pattern
-        ├── ModelNotFoundError (LookupError)  no registered model, version or alias by that name
-        ├── VersionStatusError (ValueError)   the version's status forbids the operation
-        ├── RollbackError (ValueError)        there is nothing (or no such version) to roll back to
-        └── LabelConflictError (ValueError)   a label contradicts one already recorded
+    ├── RegistryError                         a registry operation cannot be done as asked
+    │   ├── InvalidNameError (ValueError)     a model, alias or tag name breaks the name pattern
+    │   ├── ModelNotFoundError (LookupError)  no registered model, version or alias by that name
+    │   ├── VersionStatusError (ValueError)   the version's status forbids the operation
+    │   ├── RollbackError (ValueError)        there is nothing (or no such version) to roll back to
+    │   ├── AliasMovedError (RuntimeError)    an alias moved since the caller looked at it
+    │   └── LabelConflictError (ValueError)   a label contradicts one already recorded
+    └── LoopError (RuntimeError)              a step of the monitoring loop cannot be done
+        ├── TrainerError                      the user's trainer failed or timed out
+        └── NotEnoughDataError                too few (labelled) rows for the step asked for
 
     WatchkeeperWarning (UserWarning)
     └── SmallSampleWarning                    a result rests on very few rows
@@ -39,6 +43,7 @@ code that expects a ``ValueError`` or ``LookupError`` keeps working::
 from __future__ import annotations
 
 __all__ = [
+    "AliasMovedError",
     "ArtifactError",
     "ArtifactIntegrityError",
     "ArtifactNotFoundError",
@@ -49,10 +54,12 @@ __all__ = [
     "InvalidNameError",
     "InvalidParameterError",
     "LabelConflictError",
+    "LoopError",
     "MixedTypeColumnError",
     "ModelFormatError",
     "ModelNotFoundError",
     "NoCommonColumnsError",
+    "NotEnoughDataError",
     "NotFittedError",
     "ProjectExistsError",
     "ProjectNotFoundError",
@@ -63,6 +70,7 @@ __all__ = [
     "SerializationError",
     "SmallSampleWarning",
     "StoreError",
+    "TrainerError",
     "UnknownMethodError",
     "UntrustedModelError",
     "VersionStatusError",
@@ -194,6 +202,22 @@ class LabelConflictError(RegistryError, ValueError):
 
     Labels are ground truth: an identical one is accepted again, a different one is refused.
     """
+
+
+class AliasMovedError(RegistryError, RuntimeError):
+    """An alias no longer points where the caller expected: someone moved it in between."""
+
+
+class LoopError(WatchkeeperError, RuntimeError):
+    """A step of the monitoring loop (monitor run, retraining, gate, promotion) cannot be done."""
+
+
+class TrainerError(LoopError):
+    """The user's trainer raised, timed out, or returned something that is not a model."""
+
+
+class NotEnoughDataError(LoopError):
+    """Too few rows (or labelled rows) for the step asked for."""
 
 
 class WatchkeeperWarning(UserWarning):
