@@ -120,6 +120,9 @@ class MonitorConfig(BaseModel):
         The alias whose version's baseline the windows are compared with.
     window
         The window a run reads, ending at the run's time (by event time).
+    performance_window
+        The window performance checks read (default: ``window``): labels arrive late, so it
+        is usually longer, e.g. the label delay plus a few days.
     reference
         ``baseline`` (the version's training data) or ``previous`` (the previous window).
     checks
@@ -140,6 +143,7 @@ class MonitorConfig(BaseModel):
     models: list[StrictStr] | None = None
     alias: StrictStr = "production"
     window: Duration = timedelta(days=1)
+    performance_window: Duration | None = None
     reference: Literal["baseline", "previous"] = "baseline"
     checks: list[StrictStr] | None = None
     drift: dict[StrictStr, Any] = Field(default_factory=dict)
