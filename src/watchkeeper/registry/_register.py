@@ -78,7 +78,10 @@ def prepare_version(
     """Serialize ``model``, fit its baseline, and store every artifact of the new version.
 
     ``prepared`` collects the sha256 of each artifact this call wrote as it goes (pass one in
-    to know them when it raises); its ``fields`` are set at the end.
+    to know them when it raises); its ``fields`` are set at the end. With validation data, the
+    version's ``metrics`` also hold the permutation importance of each input under
+    ``"importance"`` (``{"method", "scoring", "n_rows", "features"}``, or ``{"error"}`` when
+    the model failed on shuffled inputs).
     """
     from watchkeeper.registry._formats import describe_model
 
@@ -135,6 +138,10 @@ def prepare_version(
         baseline_ref = _put_baseline(store, baseline, prepared)
         baseline_sha = baseline_ref.sha256
         metrics = _metrics(baseline, validation_df is not None)
+        if validation_df is not None and target is not None:
+            say("measuring the permutation importance of the inputs")
+            task = None if baseline.performance is None else baseline.performance.task
+            metrics["importance"] = _importance(obj, info, validation_df, names, target, task)
         data_info["outputs"] = {"prediction": outputs.prediction, "proba": outputs.proba}
     data_info["roles"] = {"target": target, "prediction": prediction, "id": id_column}
     refs: dict[str, str | None] = {"reference": None, "validation": None}
@@ -409,6 +416,102 @@ def _metrics(baseline: Baseline, validated: bool) -> dict[str, Any]:
         "n": int(perf.n_labelled),
         "values": {k: float(v) for k, v in perf.metrics.items()},
     }
+
+
+# ---------------------------------------------------------------------- importance
+_IMPORTANCE_MAX_ROWS = 5_000
+_IMPORTANCE_REPEATS = 5
+_IMPORTANCE_SEED = 0
+
+
+def _importance(
+    model: Any,
+    info: Mapping[str, Any],
+    validation: pd.DataFrame,
+    names: Sequence[str],
+    target: str,
+    task: str | None,
+) -> dict[str, Any]:
+    """Permutation importance of each input on the labelled validation rows.
+
+    The score is ROC AUC for a binary classifier with ``predict_proba``, accuracy for other
+    classifiers and negative MAE for regressors (scikit-learn's scorer names); at most
+    ``_IMPORTANCE_MAX_ROWS`` rows (a seeded sample) bound the cost. The user's model may
+    fail on shuffled inputs: the reason is recorded and the registration goes on.
+    """
+    from sklearn.base import BaseEstimator
+    from sklearn.inspection import permutation_importance
+
+    frame = validation.loc[validation[target].notna().to_numpy()]
+    if len(frame) > _IMPORTANCE_MAX_ROWS:
+        frame = frame.sample(n=_IMPORTANCE_MAX_ROWS, random_state=_IMPORTANCE_SEED)
+    classes = info.get("classes")
+    if classes is not None and len(classes) == 2 and info.get("has_predict_proba"):
+        scoring = "roc_auc"
+    elif classes is not None or task in ("binary", "multiclass"):
+        scoring = "accuracy"
+    else:
+        scoring = "neg_mean_absolute_error"
+    X: Any = frame[list(names)]
+    if info.get("feature_names") is None and info.get("n_features") is not None:
+        X = X.to_numpy()  # as _with_outputs scores it
+    y = frame[target].to_numpy()
+    estimator: Any = model
+    scorer: Any = scoring
+    if not isinstance(model, BaseEstimator):  # no fit() or tags: score it by hand
+        estimator, scorer = _Unfitted(model), _scorer(scoring, classes)
+    try:
+        result = permutation_importance(
+            estimator,
+            X,
+            y,
+            scoring=scorer,
+            n_repeats=_IMPORTANCE_REPEATS,
+            random_state=_IMPORTANCE_SEED,
+            n_jobs=1,
+        )
+    except Exception as exc:  # the user's model (or its data): any failure is recorded
+        text = f"{type(exc).__name__}: {exc}"
+        return {"error": text if len(text) <= 200 else text[:199] + "\u2026"}
+    means = np.asarray(result.importances_mean, dtype=np.float64)
+    return {
+        "method": "permutation",
+        "scoring": scoring,
+        "n_rows": len(frame),
+        "features": {
+            str(n): float(v) if np.isfinite(v) else None for n, v in zip(names, means, strict=True)
+        },
+    }
+
+
+class _Unfitted:
+    """A model without scikit-learn's estimator API, as ``permutation_importance`` takes it
+    (it asks for a ``fit`` method it never calls)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def fit(self, X: Any, y: Any) -> _Unfitted:
+        raise NotImplementedError("a registered model is never refitted")
+
+
+def _scorer(scoring: str, classes: Sequence[Any] | None) -> Callable[[Any, Any, Any], float]:
+    """The scikit-learn scorer ``scoring`` computed from the model's own outputs."""
+    from sklearn.metrics import accuracy_score, mean_absolute_error, roc_auc_score
+
+    def score(estimator: Any, X: Any, y: Any) -> float:
+        model = estimator.model
+        if scoring == "roc_auc" and classes is not None:
+            proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+            return float(roc_auc_score(np.asarray(y) == classes[1], proba[:, 1]))
+        pred = np.asarray(model.predict(X))
+        if pred.ndim == 2 and pred.shape[1] == 1:
+            pred = pred[:, 0]  # e.g. an MLflow pyfunc's one-column frame
+        if scoring == "accuracy":
+            return float(accuracy_score(y, pred))
+        return -float(mean_absolute_error(y, pred))
+
+    return score
 
 
 # ---------------------------------------------------------------------- artifacts
