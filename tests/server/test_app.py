@@ -710,3 +710,100 @@ def test_a_shadow_with_other_inputs_takes_its_own_or_is_skipped(
     assert _sample(text, "watchkeeper_predictions_total", role="shadow", version="3") == 2.0
     assert _sample(text, "watchkeeper_shadow_skipped_total", reason="schema") == 1.0
     assert set(opened.read_log("churn", roles=("shadow",))["version"]) == {3}
+
+
+def test_client_event_times_with_the_admin_token(
+    sqlite_project: Path, churn_frames: dict[str, pd.DataFrame]
+) -> None:
+    """Without serve.client_event_time, a request with the admin token may still set event
+    times (a backfill); without it, or with a wrong one, it is refused and told how."""
+    frame = rows(churn_frames["production"], 0, 2)
+    body = {**oip_body(frame, "a-1"), "parameters": {"event_time": "2026-01-02T03:04:05Z"}}
+    with Project(sqlite_project) as project, TestClient(create_app(project, environ=ENV)) as c:
+        for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": "Basic x"}):
+            refused = c.post("/v2/models/churn/infer", json=body, headers=headers)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["field"] == "event_time"
+            assert "serve.client_event_time is false" in refused.json()["error"]
+            assert "or send the admin token" in refused.json()["error"]
+        assert c.post("/v2/models/churn/infer", json=body, headers=AUTH).status_code == 200
+        per_row = split_body(frame.assign(event_time=["2025-12-01T00:00:00Z", "2025-12-02"]))
+        assert c.post("/invocations", json=per_row, headers=AUTH).status_code == 200
+        assert c.post("/invocations", json=per_row).status_code == 422
+        stamped = c.post("/v2/models/churn/infer", json=oip_body(frame, "a-2"), headers=AUTH)
+        assert stamped.status_code == 200
+        logged = project.read_log("churn").sort_values(["event_time", "row"])
+    given = [str(t) for t in logged["event_time"]][:4]
+    assert given == [
+        "2025-12-01 00:00:00+00:00",
+        "2025-12-02 00:00:00+00:00",
+        "2026-01-02 03:04:05+00:00",
+        "2026-01-02 03:04:05+00:00",
+    ]
+    assert len(logged) == 6  # and the request without event_time got the server's clock
+    assert logged["event_time"].iloc[-1] > pd.Timestamp("2026-01-02T03:04:05Z")
+    # a server without an admin token honours none
+    with Project(sqlite_project) as project, TestClient(create_app(project, environ={})) as c:
+        assert c.post("/v2/models/churn/infer", json=body, headers=AUTH).status_code == 422
+
+
+def test_the_admin_token_opens_prediction_endpoints_that_require_a_token(
+    sqlite_project: Path, churn_frames: dict[str, pd.DataFrame]
+) -> None:
+    write_serve_config(sqlite_project, require_predict_token=True)
+    frame = rows(churn_frames["production"], 0, 1)
+    tokens = {"WATCHKEEPER_PREDICT_TOKEN": "p-token", **ENV}
+    body = {**oip_body(frame, "b-1"), "parameters": {"event_time": "2026-01-02T00:00:00Z"}}
+    with Project(sqlite_project) as project, TestClient(create_app(project, environ=tokens)) as c:
+        assert c.post("/invocations", json=split_body(frame), headers=AUTH).status_code == 200
+        assert c.post("/v2/models/churn/infer", json=body, headers=AUTH).status_code == 200
+        # the prediction token opens prediction, not client event times
+        predict = {"Authorization": "Bearer p-token"}
+        refused = c.post("/v2/models/churn/infer", json={**body, "id": "b-2"}, headers=predict)
+        assert refused.status_code == 422
+        assert c.post("/invocations", json=split_body(frame)).status_code == 401
+
+
+async def _settled(state: Any) -> None:
+    """Wait for every background (shadow) task of the app."""
+    import asyncio
+
+    while state.background:
+        await asyncio.gather(*list(state.background), return_exceptions=True)
+
+
+def test_a_shadow_alias_on_the_answering_version_scores_nothing_twice(
+    opened: Project, churn_frames: dict[str, pd.DataFrame]
+) -> None:
+    frame = rows(churn_frames["production"], 0, 4)
+    opened.deploy("churn", 1, "shadow", reason="same as production")
+    with TestClient(create_app(opened, environ=ENV)) as client:
+        state = client.app.state.wk  # type: ignore[attr-defined]
+        portal = client.portal
+        assert portal is not None
+        assert client.post("/v2/models/churn/infer", json=oip_body(frame, "d-1")).status_code == 200
+        portal.call(_settled, state)
+        assert opened.read_log("churn", roles=("shadow",)).empty
+        # promotion: production moves to the shadow's version
+        opened.deploy("churn", 2, "shadow")
+        opened.deploy("churn", 2)
+        portal.call(state.manager.refresh)
+        answer = client.post("/v2/models/churn/infer", json=oip_body(frame, "d-2"))
+        assert answer.json()["model_version"] == "2"
+        portal.call(_settled, state)
+        assert opened.read_log("churn", roles=("shadow",)).empty
+        # the control: a shadow on another version does score (so the waits above suffice)
+        opened.deploy("churn", 1, "shadow")
+        portal.call(state.manager.refresh)
+        assert client.post("/v2/models/churn/infer", json=oip_body(frame, "d-3")).status_code == 200
+        portal.call(_settled, state)
+        text = client.get("/metrics").text
+    shadow = opened.read_log("churn", roles=("shadow",))
+    assert shadow["request_id"].tolist() == ["d-3"] * 4
+    assert shadow["version"].tolist() == [1] * 4
+    served = opened.read_log("churn")
+    assert sorted(served["request_id"].unique()) == ["d-1", "d-2", "d-3"]
+    assert len(served) == 12
+    assert _sample(text, "watchkeeper_predictions_total", role="shadow", version="1") == 4.0
+    with pytest.raises(AssertionError, match="no sample"):
+        _sample(text, "watchkeeper_predictions_total", role="shadow", version="2")

@@ -22,6 +22,7 @@ import yaml
 from prometheus_client import CollectorRegistry, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
+from tests.server.test_monitor_metrics import every_series_run
 
 import watchkeeper
 from watchkeeper.datasets import CHURN_FEATURES, churn, train_churn_model
@@ -36,6 +37,7 @@ from watchkeeper.server._metrics import (
     ServerMetrics,
     _observe_many,
 )
+from watchkeeper.server._monitor_metrics import MonitorCollector
 from watchkeeper.store.database import Database
 from watchkeeper.store.predictions import make_batch
 from watchkeeper.store.writer import GroupCommitWriter
@@ -152,6 +154,7 @@ def _exercise(metrics: ServerMetrics, database: Database) -> None:
     metrics.attach_writer(FakeWriter(queue_depth=2, commits=3, rows_written=30, failed_batches=1))
     metrics.observe_commit(0.003)
     metrics.attach_database(database)
+    metrics.add_scrape_collector("monitor", MonitorCollector(lambda: [every_series_run()]))
 
 
 def _families(body: bytes) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from watchkeeper.datasets._churn import (
     churn,
     churn_schema_hints,
 )
-from watchkeeper.datasets._model import CHURN_FEATURES, train_churn_model
+from watchkeeper.datasets._model import CHURN_FEATURES, retrain_churn_model, train_churn_model
 
 __all__ = [
     "CHURN_FEATURES",
@@ -27,5 +27,6 @@ __all__ = [
     "ChurnSchemaHints",
     "churn",
     "churn_schema_hints",
+    "retrain_churn_model",
     "train_churn_model",
 ]

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 from watchkeeper.datasets._churn import _FEATURES, _STRING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
-__all__ = ["CHURN_FEATURES", "train_churn_model"]
+__all__ = ["CHURN_FEATURES", "retrain_churn_model", "train_churn_model"]
 
 # city has 300 levels and adds nothing the region does not; the model leaves it out.
 CHURN_FEATURES: tuple[str, ...] = tuple(f for f in _FEATURES if f != "city")
@@ -49,3 +51,19 @@ def train_churn_model(data: pd.DataFrame, *, target: str = "churned", C: float =
         LogisticRegression(C=C, max_iter=1_000),
     )
     return model.fit(data[list(CHURN_FEATURES)], data[target])
+
+
+def retrain_churn_model(data: pd.DataFrame, context: Mapping[str, Any]) -> Any:
+    """A trainer entry point for ``retrain.trainer``
+    (``watchkeeper.datasets:retrain_churn_model``):
+    :func:`train_churn_model` on the training rows the loop assembled; ``context["target"]``
+    names the target column.
+
+    Examples
+    --------
+    >>> from watchkeeper.datasets import churn, retrain_churn_model
+    >>> model = retrain_churn_model(churn(1_000, seed=3), {"target": "churned"})
+    >>> model.predict(churn(2, seed=4)[list(model.feature_names_in_)]).shape
+    (2,)
+    """
+    return train_churn_model(data, target=str(context.get("target") or "churned"))

@@ -44,8 +44,10 @@ if TYPE_CHECKING:
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from watchkeeper.config._ops import Schedule
     from watchkeeper.registry import Project
     from watchkeeper.server._decode import Decoded
+    from watchkeeper.server._scheduler import MonitorScheduler
     from watchkeeper.server._state import ServerState
 
 __all__ = ["app_from_environment", "create_app"]
@@ -170,7 +172,9 @@ def create_app(
     environment when None, and then closed with the app).
 
     Serving starts in the app's lifespan: the aliased versions are loaded, the log writer and
-    the alias polling start. ``environ`` supplies the tokens (default: ``os.environ``).
+    the alias polling start, and with ``monitor.schedule`` the scheduled monitor cycles
+    (:mod:`watchkeeper.server._scheduler`). ``environ`` supplies the tokens (default:
+    ``os.environ``).
     """
     env = os.environ if environ is None else environ
 
@@ -213,7 +217,7 @@ def create_app(
 async def _open_state(
     project: Project | None, location: str | None, environ: Mapping[str, str]
 ) -> ServerState:
-    from watchkeeper.config import LogConfig, ServeConfig
+    from watchkeeper.config import LogConfig, MonitorConfig, ServeConfig
     from watchkeeper.registry import Project
     from watchkeeper.server._metrics import ServerMetrics
     from watchkeeper.server._models import ModelManager
@@ -225,6 +229,7 @@ async def _open_state(
     try:
         config = opened.config.serve if opened.config is not None else ServeConfig()
         log_config = opened.config.log if opened.config is not None else LogConfig()
+        monitor = opened.config.monitor if opened.config is not None else MonitorConfig()
         tokens = Tokens.from_env(config, environ)
         hash_key = None
         if any(rule == "hash" for rule in log_config.columns.values()):
@@ -242,6 +247,7 @@ async def _open_state(
             writer.start()
             metrics.attach_writer(writer)
         metrics.attach_database(opened.database)
+        metrics.attach_monitor(opened.database, getattr(monitor, "metrics_features", None))
         state = ServerState(
             project=opened,
             config=config,
@@ -255,6 +261,8 @@ async def _open_state(
         )
         await state.manager.start()
         state.start_flusher()
+        if monitor.schedule is not None:
+            state.scheduler = _scheduler(state, monitor.schedule, monitor.models)
         return state
     except BaseException:
         if writer is not None:
@@ -262,6 +270,20 @@ async def _open_state(
         if project is None:
             opened.close()
         raise
+
+
+def _scheduler(state: ServerState, schedule: Schedule, names: list[str] | None) -> MonitorScheduler:
+    """Start the scheduled monitor cycles of ``names`` (``monitor.models``; None: the models
+    this server serves, read at every poll)."""
+    from watchkeeper.server._scheduler import MonitorScheduler
+
+    scheduler = MonitorScheduler(
+        state.project,
+        schedule,
+        models=(lambda: state.manager.names) if names is None else names,
+    )
+    scheduler.start()
+    return scheduler
 
 
 def app_from_environment() -> FastAPI:
@@ -273,6 +295,8 @@ def app_from_environment() -> FastAPI:
 
 
 def _check_predict_token(state: ServerState, authorization: str | None) -> None:
+    if state.tokens.predict is not None and state.tokens.is_admin(authorization):
+        return  # the admin token opens the prediction endpoints too
     state.tokens.check(state.tokens.predict, authorization, "Prediction endpoints")
 
 

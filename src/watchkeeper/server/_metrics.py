@@ -14,7 +14,7 @@ Two modes:
   and writes its values to memory-mapped files in the shared folder;
   :meth:`ServerMetrics.render` merges the files of all workers (see ``docs/metrics.md``).
 
-Series read at scrape time (alias moves from the database, and later the monitors' results)
+Series read at scrape time (alias moves and the newest monitor runs, from the database)
 come from *scrape collectors* (:meth:`ServerMetrics.add_scrape_collector`): one that fails is
 left out of that scrape and counted in ``watchkeeper_scrape_errors_total``.
 
@@ -500,6 +500,15 @@ class ServerMetrics:
         """Expose ``watchkeeper_alias_moves_total{model,alias,trigger}``, read from the
         database's ``alias_move`` events (one grouped query per scrape)."""
         self.add_scrape_collector("alias_moves", lambda: _alias_moves(database))
+
+    def attach_monitor(self, database: Database, features: Sequence[str] | None = None) -> None:
+        """Expose the gauges of every model's newest stored monitor run, read at scrape time
+        (at most every 2 s; see :mod:`watchkeeper.server._monitor_metrics`), with per-feature
+        series for ``features`` (``monitor.metrics_features``; None: the first 50 of each
+        run's feature columns, alphabetically)."""
+        from watchkeeper.server._monitor_metrics import MonitorCollector
+
+        self.add_scrape_collector("monitor", MonitorCollector(database, features=features))
 
     # ------------------------------------------------------------------ exposition
     def render(self, accept: str | None = None) -> tuple[bytes, str]:

@@ -521,9 +521,15 @@ class ModelManager:
         return loaded
 
     def shadow_of(self, name: str) -> Loaded | None:
-        """The loaded shadow version of ``name``, if its shadow alias is set and loaded."""
+        """The loaded shadow version of ``name``, if its shadow alias is set, loaded, and not
+        the version the serving alias answers with (that one is never scored twice)."""
         served = self._served.get(name)
-        return None if served is None else served.shadow
+        if served is None or served.shadow is None:
+            return None
+        current = served.current
+        if current is not None and current.version == served.shadow.version:
+            return None
+        return served.shadow
 
     def ready(self, name: str, version: int | None = None) -> bool:
         """Whether ``name`` (or that version of it) is loaded here and can answer at once.

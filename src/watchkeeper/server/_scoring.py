@@ -97,18 +97,29 @@ def request_id_from(request: Request, decoded: Decoded | None = None) -> str:
     return given
 
 
-def _event_times(state: ServerState, decoded: Decoded, extra: dict[str, np.ndarray], n: int) -> Any:
+def _event_times(
+    state: ServerState,
+    request: Request,
+    decoded: Decoded,
+    extra: dict[str, np.ndarray],
+    n: int,
+) -> Any:
+    """The rows' event times: the server's clock, or the client's where
+    ``serve.client_event_time`` is true or the request carries the admin token (a backfill)."""
     import pandas as pd
 
     given_param = decoded.parameters.get(EVENT_TIME)
     given_column = extra.get(EVENT_TIME)
     if given_param is None and given_column is None:
         return state.clock.now()
-    if not state.config.client_event_time:
+    if not state.config.client_event_time and not state.tokens.is_admin(
+        request.headers.get("authorization")
+    ):
         raise RequestError(
             "invalid_parameter",
             "This server stamps event times itself (serve.client_event_time is false); "
-            "remove the event_time parameter or column.",
+            "remove the event_time parameter or column, or send the admin token "
+            "(Authorization: Bearer $WATCHKEEPER_ADMIN_TOKEN).",
             field=EVENT_TIME,
         )
     values = [given_param] * n if given_column is None else list(given_column)
@@ -165,7 +176,7 @@ async def score(
             passthrough=_passthrough(loaded),
         )
         n = decoded.n_rows
-        when = _event_times(state, decoded, extra, n)
+        when = _event_times(state, request, decoded, extra, n)
         keys = None
         if loaded.id_column and loaded.id_column in extra:
             keys = validate_id_values(extra[loaded.id_column], loaded.id_column)
@@ -188,8 +199,9 @@ async def score(
             classes=loaded.classes,
             ids=keys,
         )
-    if version is None and state.manager.shadow_of(name) is not None:
-        _start_shadow(state, name, decoded, request_id, when, keys)
+    shadow = state.manager.shadow_of(name) if version is None else None
+    if shadow is not None and shadow.version != loaded.version:
+        _start_shadow(state, name, loaded.version, decoded, request_id, when, keys)
     return body, request_id
 
 
@@ -265,6 +277,7 @@ SHADOW_IN_FLIGHT = 64
 def _start_shadow(
     state: ServerState,
     name: str,
+    answered: int,
     decoded: Decoded,
     request_id: str,
     when: Any,
@@ -278,20 +291,27 @@ def _start_shadow(
         state.metrics.observe_shadow_skipped(model=name, reason="log_busy")
         return
     state.shadow_in_flight += 1
-    state.spawn(_shadow(state, name, decoded, request_id, when, keys), name="watchkeeper-shadow")
+    state.spawn(
+        _shadow(state, name, answered, decoded, request_id, when, keys), name="watchkeeper-shadow"
+    )
 
 
 async def _shadow(
     state: ServerState,
     name: str,
+    answered: int,
     decoded: Decoded,
     request_id: str,
     when: Any,
     keys: list[str | None] | None,
 ) -> None:
-    """Score the request with the shadow version, off the response path, and log it."""
+    """Score the request with the shadow version, off the response path, and log it (not
+    when the shadow alias has meanwhile come to point at ``answered``, the version that
+    answered: its rows are logged already)."""
     try:
         async with state.manager.use(name, shadow=True) as shadow:
+            if shadow.version == answered:
+                return
             # The shadow takes what it needs from the request; columns only the served
             # version uses are not "extra" for it.
             wanted = {*shadow.record.input_schema.names, *_passthrough(shadow)}

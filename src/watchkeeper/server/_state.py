@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from watchkeeper.registry import Project
     from watchkeeper.server._metrics import ServerMetrics
     from watchkeeper.server._models import ModelManager
+    from watchkeeper.server._scheduler import MonitorScheduler
     from watchkeeper.store.writer import GroupCommitWriter
 
 __all__ = ["ServerState", "Tokens"]
@@ -54,14 +55,26 @@ class Tokens:
         return cls(admin=admin, predict=predict if config.require_predict_token else None)
 
     @staticmethod
-    def check(expected: str | None, authorization: str | None, what: str) -> None:
+    def matches(expected: str | None, authorization: str | None) -> bool:
+        """Whether ``authorization`` is ``Bearer <expected>`` (compared in constant time);
+        never when ``expected`` is None."""
+        if expected is None:
+            return False
+        scheme, _, given = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), expected.encode()
+        )
+
+    def is_admin(self, authorization: str | None) -> bool:
+        """Whether the request carries the admin token (never when none is configured)."""
+        return self.matches(self.admin, authorization)
+
+    @classmethod
+    def check(cls, expected: str | None, authorization: str | None, what: str) -> None:
         """Refuse unless ``authorization`` is ``Bearer <expected>`` (compared in constant time)."""
         if expected is None:
             return
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), expected.encode()
-        ):
+        if not cls.matches(expected, authorization):
             raise RequestError(
                 "unauthorized",
                 f"{what} need an 'Authorization: Bearer <token>' header with the right token.",
@@ -85,6 +98,7 @@ class ServerState:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     shadow_in_flight: int = 0
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    scheduler: MonitorScheduler | None = None
     _flusher: asyncio.Task[None] | None = None
 
     def spawn(self, coro: Any, name: str) -> None:
@@ -138,6 +152,8 @@ class ServerState:
             logger.exception("Could not record %d rejected request(s).", len(rows))
 
     async def aclose(self) -> None:
+        if self.scheduler is not None:  # first: a scheduled run may be using the project
+            await asyncio.to_thread(self.scheduler.stop)
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

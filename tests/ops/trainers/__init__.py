@@ -1,0 +1,1 @@
+"""Importable trainer functions that ``tests/ops/test_trainer.py`` runs in a subprocess."""
