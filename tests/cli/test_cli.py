@@ -151,21 +151,6 @@ def test_version() -> None:
     assert result.stdout.strip() == f"watchkeeper {__version__}"
 
 
-def test_demo_runs_and_finds_what_was_injected() -> None:
-    result = runner.invoke(app, ["demo", "--rows", "20000"])
-    assert result.exit_code == 0, result.output
-    out = " ".join(result.stdout.split())  # rich wraps long lines at the terminal width
-    # Five weeks: clean, covariate drift, new category, quality incident, concept drift.
-    assert out.count("(matches)") == 5
-    assert "(differs)" not in out
-    for week in range(1, 6):
-        assert f"week {week}: " in out
-    assert "Quality checks alerting: " in out
-    assert "Performance alerts: " in out
-    assert "family" in out
-    assert "drift check" not in out
-
-
 def test_schema_file_overrides_only_what_it_names(files: dict[str, Path], tmp_path: Path) -> None:
     s = tmp_path / "schema.yaml"
     s.write_text("columns:\n  - {name: num_products, kind: categorical}\n")

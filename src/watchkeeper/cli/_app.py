@@ -10,6 +10,7 @@ import typer
 from watchkeeper._version import __version__
 from watchkeeper.cli._baseline import baseline_app
 from watchkeeper.cli._log import labels_app, log_app
+from watchkeeper.cli._loop import monitor_app, policy_app, retrain
 from watchkeeper.cli._output import FailOn, OutputFormat, emit, fail, failed
 from watchkeeper.cli._params import PredictionOpt, ProbaOpt, SchemaOpt, TargetOpt
 from watchkeeper.cli._project_cmds import db_app, init
@@ -308,17 +309,29 @@ def _compare_files(
 
 @app.command()
 def demo(
-    rows: Annotated[int, typer.Option(min=1000, help="Rows per data set.")] = 50_000,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic data.")] = 7,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated traffic.")] = 0,
+    keep: Annotated[
+        Path | None,
+        typer.Option(help="Keep the demo project in this (new or empty) folder."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL", help="Use this (empty) database, e.g. postgresql+psycopg://..."
+        ),
+    ] = None,
 ) -> None:
-    """Run the customer-churn example: a baseline, then five production weeks (clean, drift,
-    a new category, a data-quality incident, concept drift) and what watchkeeper found."""
-    from watchkeeper.cli._demo import run_demo
+    """Six weeks of a churn model in production, on a simulated clock, in under a minute:
+    served over HTTP, monitored daily, retrained by the policy, gated, deployed, guarded and
+    rolled back, with a timeline of what happened and when watchkeeper noticed."""
+    from watchkeeper.cli._demo import print_summary, run_demo
 
     try:
-        run_demo(rows=rows, seed=seed)
-    except WatchkeeperError as exc:
+        result = run_demo(seed=seed, keep=keep, database_url=database_url)
+    except (WatchkeeperError, FileExistsError) as exc:
         raise fail(str(exc)) from None
+    if not print_summary(result):
+        raise typer.Exit(1)
 
 
 # The project and its model registry.
@@ -334,6 +347,9 @@ app.add_typer(db_app)
 # The prediction log and its labels.
 app.add_typer(log_app)
 app.add_typer(labels_app)
+app.add_typer(monitor_app)
+app.add_typer(policy_app)
+app.command()(retrain)
 
 
 def main() -> None:

@@ -135,6 +135,16 @@ class MonitorConfig(BaseModel):
     detectors
         Concept-drift detectors fed the error stream, by name (``ddm``, ``eddm``, ``adwin``,
         ``hddm_a``, ``hddm_w``, ``page_hinkley``, ``kswin``, ``cusum``) with their parameters.
+    label_grace
+        The error stream consumes labels that arrived up to this long before the run, so that
+        a label stamped just before its transaction commits is never skipped.
+    metrics_features
+        The features ``/metrics`` shows per-feature gauges for (default: the first 50 feature
+        columns, alphabetically), to keep the label set bounded.
+
+    With ``schedule: {every: D}`` the runs fall on multiples of D since the Unix epoch (UTC):
+    ``1d`` runs at midnight UTC, ``6h`` at 00, 06, 12 and 18, whichever worker or replica
+    holds the slot's lease.
     """
 
     model_config = _frozen()
@@ -151,6 +161,8 @@ class MonitorConfig(BaseModel):
     performance: dict[StrictStr, Any] = Field(default_factory=dict)
     min_label_coverage: _Fraction = 0.1
     detectors: dict[StrictStr, dict[StrictStr, Any]] = Field(default_factory=_default_detectors)
+    metrics_features: list[StrictStr] | None = None
+    label_grace: Duration = timedelta(minutes=1)
 
     @field_validator("detectors")
     @classmethod

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from watchkeeper.registry._project import Project
     from watchkeeper.registry._records import ModelVersion
 
-__all__ = ["ErrorStream", "MonitorRun", "run_monitor"]
+__all__ = ["MonitorRun", "run_monitor"]
 
 _DETECTORS = {
     "adwin": "ADWIN",
@@ -81,17 +81,6 @@ class MonitorRun:
 
     def to_dict(self) -> dict[str, Any]:
         return self.stored.to_dict()
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorStream:
-    """The labelled rows a run fed the detectors: prediction times and errors, in order."""
-
-    event_time: np.ndarray
-    errors: np.ndarray
-    version: int
-    skipped_other_versions: int
-    watermark: datetime | None
 
 
 def run_monitor(
@@ -143,11 +132,11 @@ def run_monitor(
     start, end = _window(project, name, record, cfg, since, until, window, last, now)
     perf_span = cfg.performance_window or (end - start)
     read_from = min(start, end - perf_span)
-    frame = project.read_log(
+    raw = project.read_log(
         name, since=read_from, until=end, versions=[record.version], with_labels=True
     )
-    times = frame["event_time"]
-    frame = _as_baseline_frame(frame, record, baseline)
+    times = raw["event_time"]
+    frame = _as_baseline_frame(raw, record, baseline)
     current = frame.loc[(times >= start).to_numpy()]
     perf_frame = frame.loc[(times >= end - perf_span).to_numpy()]
     target = (record.data_info.get("roles") or {}).get("target")
@@ -174,7 +163,9 @@ def run_monitor(
         checks.append(_skipped("monitor.window", f"no served predictions in {start} .. {end}"))
     checks.extend(_performance(baseline, labelled, coverage, cfg))
 
-    stream_checks, detectors, stream = _error_stream(project, name, record, cfg, now)
+    stream_checks, detectors, stream = _error_stream(
+        project, name, record, cfg, alias, now, (read_from, end, raw)
+    )
     checks.extend(stream_checks)
     report = Report(
         checks,
@@ -236,7 +227,7 @@ def _window(
         if last < 1:
             raise InvalidParameterError(f"last must be at least 1; got {last}.")
         return _start_of_last(project, name, record, last, end), end
-    start = as_utc(since) if since is not None else end - (window or cfg.window)
+    start = as_utc(since) if since is not None else end - (cfg.window if window is None else window)
     if start >= end:
         raise InvalidParameterError(f"The window is empty: since {start} is not before {end}.")
     return start, end
@@ -365,9 +356,20 @@ def _summary(report: Report) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- error stream
 def _error_stream(
-    project: Project, name: str, record: ModelVersion, cfg: MonitorConfig, now: datetime
+    project: Project,
+    name: str,
+    record: ModelVersion,
+    cfg: MonitorConfig,
+    alias: str,
+    now: datetime,
+    loaded: tuple[datetime, datetime, pd.DataFrame],
 ) -> tuple[list[CheckResult], dict[str, dict[str, Any]], tuple[dict[str, Any], datetime] | None]:
     """Feed the rows labelled since the watermark to the version's detectors.
+
+    The labels consumed are those with ``watermark < arrived_at <= now - label_grace``; the
+    grace covers a label stamped before its transaction commits. ``loaded`` is the window
+    the run already read (start, end, frame of this version's rows with labels): when every
+    newly labelled prediction falls inside it, it is not read again.
 
     Returns the detectors' check results, their outcomes (for the run row) and, when anything
     was fed, the new states and watermark to store with the run.
@@ -378,16 +380,17 @@ def _error_stream(
 
     if not cfg.detectors:
         return [], {}, None
+    upper = now - cfg.label_grace
     with project.database.read() as conn:
         mid = model_id(conn, name)
         watermark = load_watermark(conn, mid)
         saved = load_detector_states(conn, mid, record.version)
         alias_row = conn.execute(
             select(aliases.c.event_id).where(
-                and_(aliases.c.model_id == mid, aliases.c.name == cfg.alias)
+                and_(aliases.c.model_id == mid, aliases.c.name == alias)
             )
         ).first()
-        arrived = [labels.c.model_id == mid, labels.c.arrived_at <= now]
+        arrived = [labels.c.model_id == mid, labels.c.arrived_at <= upper]
         if watermark is not None:
             arrived.append(labels.c.arrived_at > watermark)
         span = conn.execute(
@@ -403,20 +406,23 @@ def _error_stream(
             n: {"drift": False, "warning": False, "n": 0} for n in cfg.detectors
         }
         return [_skipped(f"concept_drift.{n}", reason) for n in cfg.detectors], idle, None
-    frame = project.read_log(
-        name,
-        since=as_utc(span[0]),
-        until=as_utc(span[1]) + timedelta(microseconds=1),
-        with_labels=True,
-    )
+    first, last = as_utc(span[0]), as_utc(span[1])
+    start, end, frame = loaded
+    if not (start <= first and last < end):
+        frame = project.read_log(
+            name,
+            since=first,
+            until=last + timedelta(microseconds=1),
+            versions=[record.version],
+            with_labels=True,
+        )
     got = frame["label_arrived_at"]
-    keep = got.notna() & (got <= now)
+    keep = got.notna() & (got <= upper)
     if watermark is not None:
         keep &= got > watermark
-    frame = frame.loc[keep.to_numpy()].sort_values(["event_time", "request_id", "row"])
-    mine = frame.loc[(frame["version"] == record.version).to_numpy()]
+    mine = frame.loc[keep.to_numpy()].sort_values(["event_time", "request_id", "row"])
     errors, binary = _errors(mine, record)
-    times = mine["event_time"].to_numpy()
+    times = mine["event_time"]
     checks: list[CheckResult] = []
     outcomes: dict[str, dict[str, Any]] = {}
     states: dict[str, Any] = {}
@@ -428,7 +434,7 @@ def _error_stream(
             continue
         detector = _detector(det_name, params, state, deployed_by)
         found = detector.update_many(errors) if len(errors) else np.empty(0, np.int64)
-        when = [as_utc(t).isoformat() for t in _stamps(times[found[:20]])]
+        when = [as_utc(t.to_pydatetime()).isoformat() for t in times.iloc[found[:20]]]
         drift = bool(len(found))
         warning = bool(detector.warning_detected)
         rate = float(errors.mean()) if len(errors) else None
@@ -460,17 +466,8 @@ def _error_stream(
                 details={"detections": when, "n_seen": int(detector.n_seen_)},
             )
         )
-    outcomes["_stream"] = {
-        "n_new_labels": len(frame),
-        "other_versions": int(len(frame) - len(mine)),
-    }
-    return checks, outcomes, (states, now)
-
-
-def _stamps(values: np.ndarray) -> list[datetime]:
-    import pandas as pd
-
-    return [pd.Timestamp(v).to_pydatetime() for v in values]
+    outcomes["_stream"] = {"n_new_labels": n_new, "n_this_version": len(mine)}
+    return checks, outcomes, (states, upper)
 
 
 def _errors(frame: pd.DataFrame, record: ModelVersion) -> tuple[np.ndarray, bool]:

@@ -25,6 +25,7 @@ from watchkeeper.registry._reads import MAX_VERSION, check_version_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from types import EllipsisType
 
     import pandas as pd
 
@@ -417,9 +418,24 @@ class Project(ProjectLog):
         *,
         reason: str = "",
         trigger: str = "manual",
+        expected_version: int | EllipsisType | None = ...,
+        details: Mapping[str, Any] | None = None,
     ) -> Event:
-        """Point ``alias`` at ``version``; one recorded move (see :mod:`watchkeeper.registry`)."""
-        return self.registry.deploy(name, version, alias=alias, reason=reason, trigger=trigger)
+        """Point ``alias`` at ``version``; one recorded move (see :mod:`watchkeeper.registry`).
+
+        With ``expected_version`` (a version, or None: no such alias yet) the move happens only
+        if the alias is there now, else :class:`~watchkeeper.errors.AliasMovedError`.
+        ``details`` are recorded on the move's event.
+        """
+        return self.registry.deploy(
+            name,
+            version,
+            alias=alias,
+            reason=reason,
+            trigger=trigger,
+            expected_version=expected_version,
+            details=details,
+        )
 
     def rollback(
         self,
@@ -429,10 +445,33 @@ class Project(ProjectLog):
         to: int | None = None,
         reason: str = "",
         trigger: str = "rollback",
+        expected_version: int | EllipsisType | None = ...,
     ) -> Event:
         """Return ``alias`` to the version that held it before (or to ``to``); the version
-        rolled back from becomes ``rejected``."""
-        return self.registry.rollback(name, alias=alias, to=to, reason=reason, trigger=trigger)
+        rolled back from becomes ``rejected``. ``expected_version`` as for :meth:`deploy`."""
+        return self.registry.rollback(
+            name,
+            alias=alias,
+            to=to,
+            reason=reason,
+            trigger=trigger,
+            expected_version=expected_version,
+        )
+
+    def remove_alias(
+        self,
+        name: str,
+        alias: str,
+        *,
+        reason: str = "",
+        trigger: str = "manual",
+        expected_version: int | EllipsisType | None = ...,
+    ) -> Event | None:
+        """Delete ``alias`` (a recorded move to no version); None if it does not exist.
+        ``expected_version`` as for :meth:`deploy`."""
+        return self.registry.remove_alias(
+            name, alias, reason=reason, trigger=trigger, expected_version=expected_version
+        )
 
     def record_event(
         self,

@@ -14,6 +14,13 @@ Alias moves and their guarantees
   that move's ``back_event_id``). So v1 -> v2 -> v3, rollback -> v2, rollback -> v1. The version
   rolled back from becomes ``rejected``; automatic triggers (``policy``, ``guard``) never move
   an alias onto a rejected version.
+* Compare-and-set: ``deploy``, ``rollback`` and ``remove_alias`` take ``expected_version`` (the
+  version the caller saw on the alias, or None for "no such alias"); it is checked in the
+  move's transaction, and a mismatch raises :class:`~watchkeeper.errors.AliasMovedError` with
+  nothing recorded. So an automatic step (a policy's promotion, the guard's rollback) never
+  undoes a move someone made after it looked.
+* Removing an alias (``remove_alias``) records an ``alias_move`` with ``to_version`` None and
+  deletes the alias; a later deploy onto it starts a new stack (nothing to roll back to).
 """
 
 from __future__ import annotations
@@ -21,10 +28,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from watchkeeper.errors import (
+    AliasMovedError,
     InvalidParameterError,
     RollbackError,
     StoreError,
@@ -46,6 +54,7 @@ from watchkeeper.store.tables import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from types import EllipsisType
 
     from sqlalchemy.engine import Connection, Row
 
@@ -192,21 +201,29 @@ class Registry(RegistryReader):
         alias: str = "production",
         reason: str = "",
         trigger: str = "manual",
+        expected_version: int | EllipsisType | None = ...,
+        details: Mapping[str, Any] | None = None,
     ) -> Event:
         """Point ``alias`` at ``version`` (one recorded move); returns the move's event.
 
         If the alias already points at that version nothing is recorded and the event that
-        put it there is returned.
+        put it there is returned. With ``expected_version`` (a version, or None for "the
+        alias does not exist") the move happens only if the alias is there now, else
+        :class:`~watchkeeper.errors.AliasMovedError`. ``details`` (JSON-safe) are recorded
+        on the move's event, beside ``action``.
         """
         check_model_name(name)
         check_alias(alias)
         _check_trigger(trigger, ("manual", "policy"))
         version = check_version_number(version)
+        expected = _check_expected(expected_version)
 
         def attempt(conn: Connection) -> int:
             now = self.clock.now()
             model_id = self._require_model(conn, name)
             target = self._version_row(conn, model_id, name, version)
+            current = self._alias_row(conn, model_id, alias)
+            self._compare(conn, name, alias, current, expected)
             if target.status == "archived":
                 raise VersionStatusError(
                     f"Version {version} of {name!r} is archived and cannot be deployed; set its "
@@ -217,7 +234,6 @@ class Registry(RegistryReader):
                     f"Version {version} of {name!r} was rejected (rolled back from); automatic "
                     f"triggers ({trigger!r}) never redeploy it. Deploy it by hand if you mean to."
                 )
-            current = self._alias_row(conn, model_id, alias)
             if current is not None and current.version_id == target.id:
                 return int(current.event_id)
             event_id = self._event(
@@ -232,7 +248,7 @@ class Registry(RegistryReader):
                 trigger=trigger,
                 reason=reason,
                 back_event_id=None if current is None else current.event_id,
-                details={"action": "deploy"},
+                details={**dict(details or {}), "action": "deploy"},
             )
             self._set_alias(conn, model_id, alias, target.id, event_id, now, exists=current)
             if target.status == "rejected":
@@ -251,21 +267,26 @@ class Registry(RegistryReader):
         to: int | None = None,
         reason: str = "",
         trigger: str = "rollback",
+        expected_version: int | EllipsisType | None = ...,
     ) -> Event:
         """Return ``alias`` to the version that held it before the current one (or to ``to``).
 
-        The version rolled back from becomes ``rejected``. Returns the move's event.
+        The version rolled back from becomes ``rejected``. Returns the move's event. With
+        ``expected_version``, only if the alias points at that version now (else
+        :class:`~watchkeeper.errors.AliasMovedError`).
         """
         check_model_name(name)
         check_alias(alias)
         _check_trigger(trigger, ("rollback", "guard"))
         if to is not None:
             to = check_version_number(to, "to")
+        expected = _check_expected(expected_version)
 
         def attempt(conn: Connection) -> int:
             now = self.clock.now()
             model_id = self._require_model(conn, name)
             current = self._alias_row(conn, model_id, alias)
+            self._compare(conn, name, alias, current, expected)
             if current is None:
                 raise RollbackError(
                     f"{name!r} has no alias {alias!r}, so there is nothing to roll back."
@@ -345,6 +366,53 @@ class Registry(RegistryReader):
             return event_id
 
         return self._event_by_id(self._retrying(attempt))
+
+    def remove_alias(
+        self,
+        name: str,
+        alias: str,
+        *,
+        reason: str = "",
+        trigger: str = "manual",
+        expected_version: int | EllipsisType | None = ...,
+    ) -> Event | None:
+        """Delete ``alias`` (one recorded move to no version); None if it does not exist.
+
+        The event's ``from_version`` is the version it pointed at, ``to_version`` None. With
+        ``expected_version``, only if the alias points there now (None: the alias must not
+        exist, so nothing is done), else :class:`~watchkeeper.errors.AliasMovedError`.
+        """
+        check_model_name(name)
+        check_alias(alias)
+        _check_trigger(trigger, ("manual", "policy", "guard"))
+        expected = _check_expected(expected_version)
+
+        def attempt(conn: Connection) -> int | None:
+            model_id = self._require_model(conn, name)
+            current = self._alias_row(conn, model_id, alias)
+            self._compare(conn, name, alias, current, expected)
+            if current is None:
+                return None
+            old = self._number(conn, current.version_id)
+            conn.execute(
+                delete(aliases).where((aliases.c.model_id == model_id) & (aliases.c.name == alias))
+            )
+            return self._event(
+                conn,
+                model_id,
+                "alias_move",
+                self.clock.now(),
+                version=old,
+                alias=alias,
+                from_version=old,
+                to_version=None,
+                trigger=trigger,
+                reason=reason,
+                details={"action": "remove"},
+            )
+
+        event_id = self._retrying(attempt)
+        return None if event_id is None else self._event_by_id(event_id)
 
     def set_status(self, name: str, version: int, status: str, *, reason: str = "") -> Event | None:
         """Set a version's status (``ready``, ``rejected``, ``archived``); records the change.
@@ -501,6 +569,25 @@ class Registry(RegistryReader):
             ).scalar_one()
         )
 
+    def _compare(
+        self,
+        conn: Connection,
+        name: str,
+        alias: str,
+        current: Row[Any] | None,
+        expected: int | EllipsisType | None,
+    ) -> None:
+        """Raise :class:`AliasMovedError` unless ``alias`` (its row ``current``) is where the
+        caller expected (``...``: no expectation)."""
+        if expected is ...:
+            return
+        actual = None if current is None else self._number(conn, current.version_id)
+        if actual != expected:
+            raise AliasMovedError(
+                f"Alias {alias!r} of {name!r} was expected at {_at(expected)} but is at "
+                f"{_at(actual)}: it moved since the caller looked. Nothing was changed."
+            )
+
     def _set_alias(
         self,
         conn: Connection,
@@ -596,6 +683,16 @@ def _check_trigger(trigger: str, allowed: tuple[str, ...]) -> None:
             f"trigger must be one of {', '.join(allowed)} here (alias moves know "
             f"{', '.join(ALIAS_TRIGGERS)}). Got {trigger!r} instead."
         )
+
+
+def _check_expected(expected: object) -> int | EllipsisType | None:
+    if expected is ... or expected is None:
+        return expected
+    return check_version_number(expected, "expected_version")
+
+
+def _at(version: int | None) -> str:
+    return "no version (no such alias)" if version is None else f"version {version}"
 
 
 def _shas(fields: Mapping[str, Any]) -> list[str]:

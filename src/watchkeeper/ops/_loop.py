@@ -1,0 +1,321 @@
+"""One turn of the loop for one model: monitor, alert, guard, decide, act.
+
+:func:`run_cycle` is what the server's scheduler runs (and ``watchkeeper monitor run
+--act``, and the demo, every simulated day):
+
+1. a monitor run over the latest window (stored);
+2. alerts for its problems, de-duplicated with a cool-down, sent to the configured channels;
+3. a shadow trial, if a challenger is on one, is promoted or rejected;
+4. the post-deploy guard, if a promotion is being watched, may roll it back;
+5. the policy decides (an event in the history, whatever it decides);
+6. the decision is carried out: notify, retrain (train, gate, deploy) or roll back.
+
+A failing step is recorded and alerted on, never raised: the loop must keep turning.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from watchkeeper.clock import as_utc
+from watchkeeper.errors import WatchkeeperError
+from watchkeeper.ops._history import (
+    StoredRun,
+    load_alert_states,
+    load_runs,
+    save_alert_states,
+)
+from watchkeeper.ops._monitor import MonitorRun, run_monitor
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from watchkeeper.config import WatchkeeperConfig
+    from watchkeeper.ops._alerts import Alert, Notifier
+    from watchkeeper.policy import Decision
+    from watchkeeper.registry._project import Project
+
+__all__ = ["CycleResult", "evaluate_policy", "run_cycle"]
+
+_log = logging.getLogger("watchkeeper.ops")
+
+
+@dataclass(slots=True)
+class CycleResult:
+    """What one turn of the loop did."""
+
+    model: str
+    at: datetime
+    run: MonitorRun | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    decision: Decision | None = None
+    retrain: Any = None
+    guard: Any = None
+    trial: Any = None
+    rollback: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        def as_dict(x: Any) -> Any:
+            return None if x is None else x.to_dict()
+
+        return {
+            "model": self.model,
+            "at": self.at.isoformat(),
+            "run": as_dict(self.run),
+            "alerts": [a.to_dict() for a in self.alerts],
+            "decision": as_dict(self.decision),
+            "retrain": as_dict(self.retrain),
+            "guard": as_dict(self.guard),
+            "trial": as_dict(self.trial),
+            "rollback": self.rollback,
+            "errors": list(self.errors),
+        }
+
+
+def _config(project: Project) -> WatchkeeperConfig:
+    from watchkeeper.config import WatchkeeperConfig
+
+    return project.config if project.config is not None else WatchkeeperConfig()
+
+
+def run_cycle(
+    project: Project,
+    name: str,
+    *,
+    source: str = "schedule",
+    notifier: Notifier | None = None,
+    act: bool = True,
+) -> CycleResult:
+    """Run one turn of the loop for ``name`` (see the module docstring).
+
+    ``notifier`` defaults to one built from ``alerts:``; with ``act=False`` the policy's
+    decision is recorded but not carried out.
+    """
+    from watchkeeper.ops._alerts import Notifier
+
+    cfg = _config(project)
+    now = as_utc(project.clock.now())
+    result = CycleResult(model=name, at=now)
+    notifier = notifier or Notifier(cfg.alerts)
+    try:
+        result.run = run_monitor(project, name, config=cfg.monitor, source=source)
+    except WatchkeeperError as exc:
+        result.errors.append(f"monitor run: {exc}")
+        _log.warning("monitor run of %s failed: %s", name, exc)
+    if result.run is not None:
+        _alert_run(project, name, result, notifier, now)
+    _step(result, "shadow trial", lambda: _trial(project, name, result, now))
+    _step(result, "guard", lambda: _guard(project, name, result, notifier, now))
+    if result.run is not None and result.rollback is None:
+        _step(result, "policy", lambda: _decide(project, name, result, notifier, act, now))
+    return result
+
+
+def _step(result: CycleResult, what: str, run: Any) -> None:
+    try:
+        run()
+    except WatchkeeperError as exc:
+        result.errors.append(f"{what}: {exc}")
+        _log.warning("%s of %s failed: %s", what, result.model, exc)
+
+
+def _importance(project: Project, name: str, version: int) -> dict[str, float] | None:
+    from watchkeeper.ops._importance import stored_importance
+
+    return stored_importance(project.get(name, version).metrics or {})
+
+
+def _send(
+    project: Project, name: str, candidates: list[Alert], notifier: Notifier, now: datetime
+) -> list[Alert]:
+    """De-duplicate ``candidates`` against the stored alert state, send the rest."""
+    from watchkeeper.ops._alerts import AlertState, select_alerts
+
+    cfg = _config(project).alerts
+    stored = load_alert_states(project.database, name)
+    previous = {k: AlertState(status=s, sent_at=t) for k, (s, t) in stored.items()}
+    chosen, states = select_alerts(
+        candidates, previous, cooldown=cfg.cooldown, min_status=cfg.min_status, now=now
+    )
+    save_alert_states(
+        project.database, name, {k: (v.status, v.sent_at) for k, v in states.items()}, now
+    )
+    if chosen:
+        notifier.send(chosen)
+    return chosen
+
+
+def _alert_run(
+    project: Project, name: str, result: CycleResult, notifier: Notifier, now: datetime
+) -> None:
+    from watchkeeper.ops._alerts import build_alerts
+
+    assert result.run is not None
+    stored = result.run.stored
+    candidates = build_alerts(
+        name,
+        stored.version,
+        stored.checks,
+        stored.detectors,
+        now,
+        _importance(project, name, stored.version),
+        _config(project).alerts.top_features,
+    )
+    result.alerts.extend(_send(project, name, candidates, notifier, now))
+
+
+def _trial(project: Project, name: str, result: CycleResult, now: datetime) -> None:
+    from watchkeeper.ops._deploy import check_shadow_trial
+
+    result.trial = check_shadow_trial(project, name, config=_config(project).retrain, now=now)
+
+
+def _guard(
+    project: Project, name: str, result: CycleResult, notifier: Notifier, now: datetime
+) -> None:
+    from watchkeeper.ops._alerts import Alert
+    from watchkeeper.ops._guard import run_guard
+
+    guard = run_guard(project, name, config=_config(project).retrain, now=now)
+    result.guard = guard
+    if guard is not None and guard.rolled_back:
+        result.rollback = {"from": guard.version, "to": guard.previous, "by": "guard"}
+        alert = Alert(
+            model=name,
+            version=guard.version,
+            check="guard.rollback",
+            column=None,
+            status="alert",
+            message=(
+                f"{name}: version {guard.version} rolled back to {guard.previous} by the "
+                f"post-deploy guard: {'; '.join(guard.reasons)}"
+            ),
+            at=now,
+            details=guard.to_dict(),
+        )
+        notifier.send([alert])
+        result.alerts.append(alert)
+
+
+def evaluate_policy(project: Project, name: str) -> Decision:
+    """The policy's decision for ``name`` now, from the stored runs and history (no action,
+    nothing recorded): what ``watchkeeper policy evaluate`` prints."""
+    from watchkeeper.policy import evaluate
+
+    cfg = _config(project)
+    now = as_utc(project.clock.now())
+    champion = project.get(name, alias=cfg.monitor.alias)
+    runs = load_runs(project.database, name, last=max(cfg.policy.consecutive, 1) + 5)
+    return evaluate(
+        cfg.policy,
+        [_run_record(r) for r in runs],
+        _actions(project, name),
+        now=now,
+        last_trained=as_utc(champion.created_at),
+    )
+
+
+def _run_record(run: StoredRun) -> Any:
+    from watchkeeper.policy import RunRecord
+
+    return RunRecord(
+        ran_at=run.ran_at,
+        version=run.version,
+        checks=run.checks,
+        n_rows=run.n_rows,
+        n_labeled=run.n_labeled,
+        label_coverage=run.label_coverage,
+        detectors={k: v for k, v in run.detectors.items() if not k.startswith("_")},
+    )
+
+
+def _actions(project: Project, name: str) -> list[Any]:
+    """Earlier retrains and rollbacks (and notifications) from the history."""
+    from watchkeeper.policy import ActionRecord
+
+    found = []
+    for event in project.history(name, limit=500):
+        when = as_utc(event.created_at)
+        if event.kind in ("retrain", "retrain_failed"):
+            found.append(ActionRecord(at=when, action="retrain"))
+        elif event.kind == "alias_move" and (event.details or {}).get("action") == "rollback":
+            found.append(ActionRecord(at=when, action="rollback"))
+        elif event.kind == "policy_decision" and (event.details or {}).get("action") == "notify":
+            found.append(ActionRecord(at=when, action="notify"))
+    return found
+
+
+def _decide(
+    project: Project,
+    name: str,
+    result: CycleResult,
+    notifier: Notifier,
+    act: bool,
+    now: datetime,
+) -> None:
+    from watchkeeper.ops._alerts import Alert
+
+    cfg = _config(project)
+    decision = evaluate_policy(project, name)
+    if decision.action == "retrain" and cfg.retrain.trainer is None:
+        decision = _held(decision, "no trainer is configured (retrain.trainer): notifying")
+    elif decision.action == "retrain" and result.guard is not None:
+        decision = _held(
+            decision,
+            f"version {result.guard.version} is under the post-deploy guard: the guard "
+            "decides about it first, no retrain on top of it",
+        )
+    result.decision = decision
+    assert result.run is not None
+    version = result.run.stored.version
+    project.record_event(
+        name,
+        "policy_decision",
+        version=version,
+        reason="; ".join(decision.reasons)[:2000],
+        details=decision.to_dict(),
+    )
+    if decision.action == "none" or not act:
+        return
+    if decision.action in ("notify", "retrain", "rollback"):
+        alert = Alert(
+            model=name,
+            version=version,
+            check="policy.decision",
+            column=decision.action,
+            status="alert",
+            message=f"{name}: policy decided to {decision.action}: " + "; ".join(decision.reasons),
+            at=now,
+            details=decision.to_dict(),
+        )
+        result.alerts.extend(_send(project, name, [alert], notifier, now))
+    if decision.action == "retrain":
+        from watchkeeper.ops._retrain import retrain
+
+        reason = "; ".join(decision.reasons)[:500]
+        try:
+            result.retrain = retrain(project, name, config=cfg.retrain, reason=reason)
+        except WatchkeeperError as exc:
+            project.record_event(
+                name, "retrain_failed", version=version, reason=str(exc)[:2000], details={}
+            )
+            result.errors.append(f"retrain: {exc}")
+    elif decision.action == "rollback":
+        event = project.rollback(
+            name, alias="production", reason="policy: " + "; ".join(decision.reasons)[:480]
+        )
+        result.rollback = {"from": event.from_version, "to": event.to_version, "by": "policy"}
+
+
+def _held(decision: Decision, why: str) -> Decision:
+    from dataclasses import replace
+
+    return replace(
+        decision,
+        action="notify",
+        suppressed=why,
+        reasons=(*decision.reasons, f"retrain held back: {why}"),
+    )

@@ -1,0 +1,146 @@
+"""The churn demo end to end: six simulated weeks through the real HTTP API, the whole loop.
+
+Runs once per database (SQLite through the CLI, PostgreSQL through ``run_demo``) and checks
+the timeline: each incident noticed within its stated number of days (concept drift cannot
+show before its labels arrive), no alert on the quiet days, a retrain after the concept drift,
+the gate rejecting one challenger and accepting another, the guard rolling the accepted one
+back when the concept reverts, and every step in the history with its reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import PG_ENV, fresh_postgres_database
+from typer.testing import CliRunner
+
+from watchkeeper.cli._app import app
+from watchkeeper.cli._demo import quiet_days, run_demo
+from watchkeeper.cli._demo_scenario import INCIDENTS, LABEL_DELAY_DAYS
+
+_INCIDENT = {i.key: i for i in INCIDENTS}
+
+
+class Demo:
+    def __init__(self, folder: Path, output: str, database_url: str | None) -> None:
+        self.folder = folder
+        self.output = output
+        self.database_url = database_url
+        self.results: dict[str, Any] = json.loads(
+            (folder / "demo-results.json").read_text(encoding="utf-8")
+        )
+
+    def entries(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.results["timeline"] if e["kind"] == kind]
+
+    def history(self) -> list[Any]:
+        import watchkeeper
+
+        with watchkeeper.Project(self.folder) as project:
+            return project.history("churn")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Demo]:
+    folder = tmp_path_factory.mktemp(f"demo-{request.param}") / "project"
+    if request.param == "sqlite":
+        result = CliRunner().invoke(app, ["demo", "--keep", str(folder)])
+        assert result.exit_code == 0, result.output
+        yield Demo(folder, result.output, None)
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://user@host/db)")
+    with fresh_postgres_database(base) as url:
+        lines: list[str] = []
+        run_demo(keep=folder, say=lines.append, database_url=url)
+        yield Demo(folder, "\n".join(lines), url)
+
+
+def test_each_incident_is_detected_within_its_stated_delay(demo: Demo) -> None:
+    for incident in demo.results["incidents"]:
+        found = incident["detected_day"]
+        assert found is not None, f"{incident['key']} was never detected"
+        assert incident["start"] <= found <= incident["start"] + incident["detect_within_days"]
+    # Concept drift changes no input: nothing can show it before its first labels arrive.
+    concept = next(i for i in demo.results["incidents"] if i["key"] == "concept_drift")
+    assert concept["detected_day"] >= concept["start"] + LABEL_DELAY_DAYS
+
+
+def test_no_alert_on_the_quiet_days(demo: Demo) -> None:
+    alerts = [e for e in demo.entries("alert") if e["day"] in quiet_days()]
+    assert alerts == []
+    assert demo.results["alert_days"], "the incidents raised no alert at all"
+
+
+def test_covariate_drift_and_quality_incident_are_alerted_and_only_notified(demo: Demo) -> None:
+    covariate, quality = _INCIDENT["covariate_drift"], _INCIDENT["data_quality"]
+    days = {e["day"] for e in demo.entries("alert")}
+    assert covariate.start in days
+    assert quality.start in days
+    texts = " ".join(e["text"] for e in demo.entries("alert") if e["day"] == quality.start)
+    assert "avg_session_minutes" in texts
+    # Neither asks for a retrain: the policy notifies on drift and data quality.
+    retrain_days = {e["day"] for e in demo.entries("retrain")}
+    assert covariate.start not in retrain_days
+    assert quality.start not in retrain_days
+
+
+def test_a_retrain_follows_the_concept_drift_and_the_gate_rejects_then_accepts(demo: Demo) -> None:
+    concept = _INCIDENT["concept_drift"]
+    retrains = demo.entries("retrain")
+    gates = demo.entries("gate")
+    assert len(retrains) >= 2
+    assert len(gates) == len(retrains)
+    assert all(e["day"] >= concept.start + LABEL_DELAY_DAYS for e in retrains)
+    verdicts = [g["details"]["passed"] for g in gates]
+    assert verdicts[0] is False
+    assert True in verdicts
+    rejected = gates[0]["details"]
+    assert any(not c["passed"] for c in rejected["checks"])
+    assert demo.entries("deploy")
+
+
+def test_the_guard_rolls_back_the_version_that_regresses(demo: Demo) -> None:
+    reverts = _INCIDENT["concept_reverts"]
+    rollbacks = demo.entries("rollback")
+    assert len(rollbacks) == 1
+    back = rollbacks[0]
+    assert back["details"]["by"] == "guard"
+    assert reverts.start + LABEL_DELAY_DAYS <= back["day"] <= reverts.start + reverts.detect_within
+    deployed = [e for e in demo.entries("deploy") if e["day"] > 0]
+    assert back["details"]["from"] != back["details"]["to"]
+    assert deployed
+    assert deployed[-1]["day"] < back["day"]
+
+
+def test_every_step_is_in_the_history_with_reasons(demo: Demo) -> None:
+    events = demo.history()
+    kinds = [e.kind for e in events]
+    for kind in ("version_registered", "alias_move", "policy_decision", "retrain", "gate"):
+        assert kind in kinds, kind
+    moves = [e for e in events if e.kind == "alias_move" and e.alias == "production"]
+    assert [m.trigger for m in moves][:1] == ["manual"]
+    assert "policy" in [m.trigger for m in moves]
+    assert "guard" in [m.trigger for m in moves]
+    for event in events:
+        if event.kind in ("policy_decision", "gate", "retrain") or event.trigger in (
+            "policy",
+            "guard",
+        ):
+            assert event.reason, event
+    statuses = [e for e in events if e.kind == "status_change"]
+    assert sum("rejected" in (e.details or {}).get("to", "") for e in statuses) >= 2
+
+
+def test_the_timeline_is_printed(demo: Demo) -> None:
+    out = demo.output
+    for word in ("INCIDENT", "ALERT", "DECISION", "RETRAIN", "GATE", "DEPLOY", "ROLLBACK"):
+        assert word in out, word
