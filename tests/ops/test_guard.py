@@ -263,6 +263,7 @@ def test_guard_checks_wait_below_the_minimums() -> None:
         "disagreement": "waiting",
         "prediction_drift": "waiting",
         "error_rate": "waiting",  # 100 of 150 requests refused, but too few requests yet
+        "latency": "waiting",  # not timed (guard_checks is given no ratio)
         "performance": "waiting",
     }
     assert all(c.value is None for c in waiting.values())
@@ -285,7 +286,7 @@ def test_guard_checks_wait_below_the_minimums() -> None:
         config=GuardConfig(),
         **{**common, "n_model_errors": 0, "n_requests": 0},
     )
-    assert [(c.status, c.n) for c in empty] == [("waiting", 0)] * 4
+    assert [(c.status, c.n) for c in empty] == [("waiting", 0)] * 5
 
 
 def test_guard_checks_multiclass_and_text_labels() -> None:
@@ -374,6 +375,7 @@ def test_a_bad_version_is_rolled_back_after_failures_across_two_runs(setup: Setu
         "disagreement": "failed",
         "prediction_drift": "ok",
         "error_rate": "ok",
+        "latency": "ok",  # both are the same kind of pipeline
         "performance": "waiting",
     }
     assert (first.failures, first.rollback, first.rolled_back) == (1, False, False)

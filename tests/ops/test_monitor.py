@@ -334,12 +334,6 @@ def test_last_n_takes_the_newest_served_predictions(project: Project) -> None:
     assert run.stored.window_start == before[49].to_pydatetime()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_start_of_last counts every version's prediction_keys rows: after a rollback, "
-    "last=N for the restored version ends its window inside the other version's rows, so the "
-    "run sees fewer than N of its own rows although N exist",
-)
 def test_last_n_counts_the_monitored_versions_rows(sqlite_project: Project) -> None:
     project = sqlite_project
     log_day(project, 0, 300, seed=10)

@@ -439,6 +439,9 @@ class GuardConfig(BaseModel):
         labelled rows, once ``min_labeled_rows`` have labels.
     max_error_rate
         Largest share of requests refused for ``model_error`` since the promotion.
+    max_latency_ratio
+        Largest ratio of the new version's prediction time to the previous one's, both timed
+        on the same recent inputs (measured once per promotion).
     min_rows
         Fewer served rows than this since the promotion: label-free checks wait.
     """
@@ -452,6 +455,7 @@ class GuardConfig(BaseModel):
     max_prediction_drift: _Fraction = 0.2
     max_performance_drop: float = Field(default=0.02, ge=0, strict=True, allow_inf_nan=False)
     max_error_rate: _Fraction = 0.01
+    max_latency_ratio: float = Field(default=3.0, gt=1, strict=True, allow_inf_nan=False)
     min_rows: StrictInt = Field(default=200, ge=1)
     min_labeled_rows: StrictInt = Field(default=300, ge=1)
 

@@ -18,6 +18,7 @@ prediction_dr  Jensen-Shannon distance (base 2) between the two models' score   
                frequencies (other classifiers) or prediction histograms (regression:
                20 equal bins over both models' range)
 error_rate     requests refused for ``model_error`` / all requests (answered + refused)  rows
+latency        new / previous prediction time on the same recent inputs (timed once)    rows
 performance    the gate's metric on the pairs labelled since the previous check:        labels
                previous - new (new - previous for an error metric), i.e. how much
                worse the new version does on the latest labelled traffic
@@ -126,6 +127,7 @@ def guard_checks(
     positive_label: Any,
     n_model_errors: int,
     n_requests: int,
+    latency_ratio: float | None = None,
 ) -> tuple[GuardCheck, ...]:
     """The guard's checks of the new version (``served`` rows) against the previous one
     (``shadow`` rows), paired on (request id, row); pure.
@@ -146,12 +148,13 @@ def guard_checks(
     >>> checks = guard_checks(new, old, config=guard,
     ...                       gate=GateConfig(metric="accuracy"), task="binary",
     ...                       prediction_col="prediction", score_col=None, positive_label=1,
-    ...                       n_model_errors=0, n_requests=4)
+    ...                       n_model_errors=0, n_requests=4, latency_ratio=1.2)
     >>> for check in checks:
     ...     print(check.name, check.status, round(check.value, 4))
     disagreement failed 0.25
     prediction_drift failed 0.2209
     error_rate ok 0.0
+    latency ok 1.2
     performance failed 0.25
     """
     pairs = pair_rows(served, shadow, (prediction_col, score_col))
@@ -168,6 +171,16 @@ def guard_checks(
             n_requests,
             f"{n_model_errors} of {n_requests} requests refused for model errors ({rate:.2%})",
             f"{n_requests} requests so far; the check waits for {config.min_rows}",
+        )
+    )
+    checks.append(
+        _verdict(
+            "latency",
+            latency_ratio,
+            config.max_latency_ratio,
+            len(served),
+            f"the new version predicts {latency_ratio or 0:.2f}x as slowly as the previous one",
+            "not timed yet",
         )
     )
     checks.append(_performance(pairs, config, gate, task, positive_label))
@@ -228,6 +241,7 @@ def run_guard(
     _, old_pred, old_score, _ = version_outputs(project.get(name, previous))
     shadow = _renamed(shadow, (old_pred, old_score), (pred, score))
     n_errors = _model_errors(project, name, since, now)
+    latency = _latency_ratio(project, name, promotion.id, version, previous, served)
     checks = guard_checks(
         served,
         shadow,
@@ -239,6 +253,7 @@ def run_guard(
         positive_label=positive,
         n_model_errors=n_errors,
         n_requests=int(served["request_id"].nunique()) + n_errors,
+        latency_ratio=latency,
     )
     failed = [c for c in checks if c.status == "failed"]
     failures = _earlier_failures(project, name, promotion.id, version) + len(failed)
@@ -505,6 +520,43 @@ def _earlier_failures(project: Project, name: str, promotion_id: int, version: i
             checks = event.details.get("checks") or []
             failed += sum(1 for c in checks if c.get("status") == "failed")
     return failed
+
+
+def _latency_ratio(
+    project: Project,
+    name: str,
+    promotion_id: int,
+    version: int,
+    previous: int,
+    served: pd.DataFrame,
+) -> float | None:
+    """The new version's prediction time over the previous one's on the same recent inputs
+    (the best of three timings each, up to 1,000 rows); measured at the first check of a
+    promotion, then read back from that check's event. None without served rows."""
+    import time
+
+    for event in project.registry.history(name, kinds=("guard_check",)):
+        if event.id > promotion_id and event.version == version:
+            for check in event.details.get("checks") or []:
+                if check.get("name") == "latency" and check.get("value") is not None:
+                    return float(check["value"])
+    if served.empty:
+        return None
+    inputs = project.get(name, version).input_schema.names
+    if any(c not in served.columns for c in inputs):
+        return None
+    x = served[inputs].tail(1_000)
+    seconds = []
+    for v in (version, previous):
+        model = project.load_model(project.get(name, v))
+        model.predict(x.head(10))  # warm up
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            model.predict(x)
+            best = min(best, time.perf_counter() - started)
+        seconds.append(best)
+    return seconds[0] / max(seconds[1], 1e-9)
 
 
 _GRACE = timedelta(minutes=1)  # MonitorConfig.label_grace's default

@@ -138,6 +138,10 @@ def run_monitor(
     times = raw["event_time"]
     frame = _as_baseline_frame(raw, record, baseline)
     current = frame.loc[(times >= start).to_numpy()]
+    if last is not None and len(current) > last:  # exactly the newest ``last`` predictions
+        newest = times.loc[current.index].sort_values(kind="stable").index[-last:]
+        current = current.loc[current.index.isin(newest)]
+        start = as_utc(times.loc[newest].min().to_pydatetime())
     perf_frame = frame.loc[(times >= end - perf_span).to_numpy()]
     target = (record.data_info.get("roles") or {}).get("target")
     labelled = (
@@ -236,32 +240,33 @@ def _window(
 def _start_of_last(
     project: Project, name: str, record: ModelVersion, last: int, end: datetime
 ) -> datetime:
-    """The event time of the ``last``-th newest served prediction before ``end``."""
+    """An event time at or before that of the ``last``-th newest prediction the version served
+    before ``end`` (from the log's batches: the run then keeps exactly the last ``last``)."""
     from sqlalchemy import select
 
-    from watchkeeper.store.tables import prediction_keys
+    from watchkeeper.store.tables import prediction_batches as batches
 
     with project.database.read() as conn:
         mid = model_id(conn, name)
-        row = conn.execute(
-            select(prediction_keys.c.event_time)
-            .where(prediction_keys.c.model_id == mid)
-            .where(prediction_keys.c.event_time < end)
-            .order_by(prediction_keys.c.event_time.desc())
-            .offset(last - 1)
-            .limit(1)
-        ).first()
-        if row is None:
-            oldest = conn.execute(
-                select(prediction_keys.c.event_time)
-                .where(prediction_keys.c.model_id == mid)
-                .order_by(prediction_keys.c.event_time)
-                .limit(1)
-            ).first()
-            if oldest is None:
-                raise NotEnoughDataError(f"{name!r} has no logged predictions yet.")
-            return as_utc(oldest.event_time)
-    return as_utc(row.event_time)
+        rows = conn.execute(
+            select(batches.c.n_rows, batches.c.event_time_min)
+            .where(batches.c.model_id == mid)
+            .where(batches.c.version == record.version)
+            .where(batches.c.role == "served")
+            .where(batches.c.event_time_min < end)
+            .order_by(batches.c.event_time_max.desc(), batches.c.id.desc())
+        )
+        seen, start = 0, None
+        for n_rows, first in rows:
+            seen += int(n_rows)
+            start = first if start is None else min(start, first)
+            if seen >= last:
+                break
+    if start is None:
+        raise NotEnoughDataError(
+            f"Version {record.version} of {name!r} has no logged predictions before {end}."
+        )
+    return as_utc(start)
 
 
 def _as_baseline_frame(
