@@ -118,6 +118,19 @@ def test_an_unknown_nested_key_is_named_with_a_suggestion(tmp_path: Path) -> Non
         ("retrain:\n  trainer: train.py\n", "retrain.trainer: expected an entry point"),
         ("policy:\n  combine: most\n", "policy.combine: "),
         ("monitor:\n  detectors:\n    ddn: {}\n", "unknown detector 'ddn'"),
+        ("retrain:\n  gate:\n    metric: auc\n", "retrain.gate.metric: unknown metric"),
+        (
+            "retrain:\n  gate:\n    test: mcnemar\n    metric: roc_auc\n",
+            "retrain.gate: test: mcnemar compares accuracy",
+        ),
+        (
+            "policy:\n  triggers:\n    concept_drift:\n      detectors: [ddn]\n",
+            "policy.triggers.concept_drift.detectors: unknown detector 'ddn'",
+        ),
+        (
+            "policy:\n  triggers:\n    performance:\n      floor: {acc: 0.9}\n",
+            "policy.triggers.performance.floor: unknown metric 'acc'",
+        ),
     ],
 )
 def test_bad_loop_settings_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -444,3 +457,16 @@ def test_imports_only_pydantic_yaml_and_the_standard_library() -> None:
             for name in names:
                 top = name.partition(".")[0]
                 assert top in allowed or top in sys.stdlib_module_names, (path.name, name)
+
+
+def test_the_metric_and_detector_names_match_the_library() -> None:
+    import watchkeeper.detectors
+    from watchkeeper.config import _ops
+    from watchkeeper.ops._gate import GATE_METRICS
+    from watchkeeper.ops._monitor import _DETECTORS
+    from watchkeeper.performance import CHECK_NAMES
+
+    assert set(_ops.PERFORMANCE_METRICS) == set(CHECK_NAMES)
+    assert set(_ops.GATE_METRICS) == set(GATE_METRICS)
+    assert set(_ops.DETECTORS) == set(_DETECTORS)
+    assert all(hasattr(watchkeeper.detectors, cls) for cls in _DETECTORS.values())

@@ -72,6 +72,7 @@ def test_exported_members() -> None:
         "ChurnSchemaHints",
         "churn",
         "churn_schema_hints",
+        "retrain_churn_model",
         "train_churn_model",
     }
 

@@ -123,7 +123,7 @@ def _scored(seed: int, n: int, noise: tuple[float, float]) -> tuple[Any, Predict
 
 
 def _cfg(**kw: Any) -> GateConfig:
-    return GateConfig(**{"n_bootstrap": 400, "min_holdout_rows": 100, **kw})
+    return GateConfig(**{"n_bootstrap": 400, "min_holdout_rows": 100, "tolerance": 0.0, **kw})
 
 
 def test_clearly_better_passes_and_clearly_worse_is_rejected() -> None:
@@ -147,7 +147,10 @@ def test_clearly_better_passes_and_clearly_worse_is_rejected() -> None:
     assert worse.p_value == 1.0
     assert worse.reasons[0].startswith("rejected: roc_auc")
     assert "95% CI" in worse.reasons[0]
-    assert "is worse than the tolerance 0.000 allows" in worse.reasons[0]
+    assert (
+        "not shown to be no worse than the champion within the tolerance 0.000"
+        in (worse.reasons[0])
+    )
     assert [c.name for c in worse.checks] == ["holdout_size", "non_degenerate", "paired_comparison"]
 
 
@@ -168,7 +171,9 @@ def test_tolerance_decides_for_a_slightly_worse_challenger() -> None:
     assert -0.1 < strict.difference < 0
     assert not strict.passed
     assert lenient.passed
-    assert lenient.reasons[0].endswith("is within the tolerance 0.100")
+    assert lenient.reasons[0].endswith(
+        "shown no worse than the champion within the tolerance 0.100"
+    )
 
 
 def test_bootstrap_matches_a_row_by_row_bootstrap_with_sklearn() -> None:

@@ -142,7 +142,14 @@ def setup(template: Template, tmp_path: Path) -> Iterator[Setup]:
 
 
 def retrain_config(**guard: Any) -> RetrainConfig:
-    settings: dict[str, Any] = {"min_rows": 200, "min_labeled_rows": 200, "failures": 2}
+    # Prediction times on a shared machine are noisy: the latency limit is out of the way here
+    # and tested through guard_checks, where the ratio is given.
+    settings: dict[str, Any] = {
+        "min_rows": 200,
+        "min_labeled_rows": 200,
+        "failures": 2,
+        "max_latency_ratio": 1000.0,
+    }
     settings.update(guard)
     return RetrainConfig(guard=GuardConfig(**settings))
 
@@ -256,13 +263,16 @@ def test_guard_checks_wait_below_the_minimums() -> None:
     }
     waiting = _by_name(
         guard_checks(
-            served, shadow, config=GuardConfig(min_rows=151, min_labeled_rows=41), **common
+            served,
+            shadow,
+            config=GuardConfig(min_rows=len(served) + 1, min_labeled_rows=41),
+            **common,
         )
     )
     assert {name: c.status for name, c in waiting.items()} == {
         "disagreement": "waiting",
         "prediction_drift": "waiting",
-        "error_rate": "waiting",  # 100 of 150 requests refused, but too few requests yet
+        "error_rate": "waiting",  # 100 of 150 requests refused, but too few rows served yet
         "latency": "waiting",  # not timed (guard_checks is given no ratio)
         "performance": "waiting",
     }
@@ -362,7 +372,7 @@ def test_guard_checks_regression() -> None:
 
 # ---------------------------------------------------------------------------- run_guard
 def test_a_bad_version_is_rolled_back_after_failures_across_two_runs(setup: Setup) -> None:
-    config = retrain_config(failures=3, max_prediction_drift=1.0)
+    config = retrain_config(failures=2, max_prediction_drift=1.0)
     promotion = deploy_challenger(setup.project, MODEL, BAD, config=config, reason="test")
     assert setup.project.model(MODEL).aliases == {"production": BAD, "shadow": GOOD}
     # First run: rows but no labels yet; only the disagreement can fail (drift cannot).
@@ -375,12 +385,12 @@ def test_a_bad_version_is_rolled_back_after_failures_across_two_runs(setup: Setu
         "disagreement": "failed",
         "prediction_drift": "ok",
         "error_rate": "ok",
-        "latency": "ok",  # both are the same kind of pipeline
+        "latency": "ok",
         "performance": "waiting",
     }
     assert (first.failures, first.rollback, first.rolled_back) == (1, False, False)
     assert setup.project.model(MODEL).aliases["production"] == BAD
-    # Second run: labels arrived; disagreement and performance fail: 1 + 2 >= 3.
+    # Second run: labels arrived; disagreement and performance fail: a second failed run.
     setup.log(BAD, GOOD, 300)
     setup.clock.advance(timedelta(hours=1))
     second = run_guard(setup.project, MODEL, config=config, now=setup.clock.now())
@@ -388,12 +398,13 @@ def test_a_bad_version_is_rolled_back_after_failures_across_two_runs(setup: Setu
     statuses = {c.name: c.status for c in second.checks}
     assert statuses["performance"] == statuses["disagreement"] == "failed"
     assert (second.version, second.previous) == (BAD, GOOD)
-    assert (second.failures, second.rollback, second.rolled_back) == (3, True, True)
+    # One failure per run however many checks failed: 1 + 1 reaches failures=2.
+    assert (second.failures, second.rollback, second.rolled_back) == (2, True, True)
     assert second.reasons[-1] == f"rolled back to version {GOOD}"
     assert setup.project.model(MODEL).aliases == {"production": GOOD}
     assert setup.project.get(MODEL, BAD).status == "rejected"
     checks = setup.events("guard_check")
-    assert [e.details["failures"] for e in checks] == [1, 3]
+    assert [e.details["failures"] for e in checks] == [1, 2]
     assert checks[-1].details == second.to_dict()
     moves = [e for e in setup.events("alias_move") if e.id > promotion.events[0]]
     assert [(e.alias, e.from_version, e.to_version, e.trigger) for e in moves] == [

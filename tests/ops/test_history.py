@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from watchkeeper.clock import as_utc
-from watchkeeper.errors import ModelNotFoundError
+from watchkeeper.errors import LoopError, ModelNotFoundError
 from watchkeeper.ops._history import (
     StoredRun,
     acquire_lease,
@@ -180,7 +180,7 @@ def test_detector_states_and_the_watermark(database: Database) -> None:
     db = database
     with db.read() as conn:
         mid = model_id(conn, "churn")
-        assert load_watermark(conn, mid) is None
+        assert load_watermark(conn, mid, 1) is None
         assert load_detector_states(conn, mid, 1) == {}
         with pytest.raises(ModelNotFoundError, match="'nosuchmodel'"):
             model_id(conn, "nosuchmodel")
@@ -191,24 +191,43 @@ def test_detector_states_and_the_watermark(database: Database) -> None:
     with db.write() as conn:
         save_detector_states(conn, mid, 1, v1, T0)
         save_detector_states(conn, mid, 2, {"ddm": {"deployed_by": 7}}, T0)
-        save_watermark(conn, mid, T0 - HOUR, T0)  # first: inserted
+        save_watermark(conn, mid, 1, None, T0 - HOUR, T0)  # first: inserted
     with db.write() as conn:
         save_detector_states(conn, mid, 1, {"ddm": {"deployed_by": 4}}, T0 + HOUR)  # replaced
-        save_watermark(conn, mid, T0 + HOUR, T0 + HOUR)  # then: moved
+        save_watermark(conn, mid, 1, T0 - HOUR, T0 + HOUR, T0 + HOUR)  # then: moved
     with db.read() as conn:
         assert load_detector_states(conn, mid, 1) == {"ddm": {"deployed_by": 4}}
         assert load_detector_states(conn, mid, 2) == {"ddm": {"deployed_by": 7}}
-        assert load_watermark(conn, mid) == T0 + HOUR
-        assert load_watermark(conn, model_id(conn, "other")) is None
+        assert load_watermark(conn, mid, 1) == T0 + HOUR
+        assert load_watermark(conn, mid, 2) is None  # per version
+        assert load_watermark(conn, model_id(conn, "other"), 1) is None
     with pytest.raises(RuntimeError, match="the run failed"):  # rolled back with the rest
         _fail_after_moving_the_watermark(db, mid)
     with db.read() as conn:
-        assert load_watermark(conn, mid) == T0 + HOUR
+        assert load_watermark(conn, mid, 1) == T0 + HOUR
+
+
+def test_the_watermark_moves_only_from_where_the_run_found_it(database: Database) -> None:
+    db = database
+    with db.read() as conn:
+        mid = model_id(conn, "churn")
+    with db.write() as conn:
+        save_watermark(conn, mid, 1, None, T0, T0)
+    # Two runs both read T0; the first to commit moves it, the second is refused whole.
+    with db.write() as conn:
+        save_watermark(conn, mid, 1, T0, T0 + HOUR, T0 + HOUR)
+    with pytest.raises(LoopError, match="consumed the same labels first"), db.write() as conn:
+        save_watermark(conn, mid, 1, T0, T0 + 2 * HOUR, T0 + 2 * HOUR)
+    # Nor can a second first run insert one.
+    with pytest.raises(LoopError, match="consumed the same labels first"), db.write() as conn:
+        save_watermark(conn, mid, 1, None, T0 + 3 * HOUR, T0 + 3 * HOUR)
+    with db.read() as conn:
+        assert load_watermark(conn, mid, 1) == T0 + HOUR
 
 
 def _fail_after_moving_the_watermark(db: Database, mid: int) -> None:
     with db.write() as conn:
-        save_watermark(conn, mid, T0 + 5 * HOUR, T0 + 5 * HOUR)
+        save_watermark(conn, mid, 1, T0 + HOUR, T0 + 5 * HOUR, T0 + 5 * HOUR)
         raise RuntimeError("the run failed after computing its results")
 
 

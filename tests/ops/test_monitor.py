@@ -233,7 +233,7 @@ def feature_drift_alerts(run: MonitorRun) -> set[str]:
 
 def watermark(project: Project) -> datetime | None:
     with project.database.read() as conn:
-        return load_watermark(conn, model_id(conn, NAME))
+        return load_watermark(conn, model_id(conn, NAME), 1)
 
 
 def detector_state(project: Project, version: int) -> dict[str, dict[str, Any]]:

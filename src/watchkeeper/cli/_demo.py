@@ -72,7 +72,7 @@ retrain:
   trainer: "watchkeeper.datasets:retrain_churn_model"
   timeout: 5m
   data: {include_reference: false, window: 7d}
-  gate: {holdout: 1d, floor: 0.75, min_holdout_rows: 500, tolerance: 0.0}
+  gate: {holdout: 1d, floor: 0.75, min_holdout_rows: 500, tolerance: 0.01}
   deploy: {mode: direct}
   guard:
     period: 21d

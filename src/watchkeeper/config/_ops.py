@@ -50,6 +50,28 @@ __all__ = [
 ]
 
 ACTIONS = ("notify", "retrain", "rollback")
+DETECTORS = ("adwin", "cusum", "ddm", "eddm", "hddm_a", "hddm_w", "kswin", "page_hinkley")
+# The performance checks' metrics (watchkeeper.performance.CHECK_NAMES; a test keeps the two
+# equal) and the metrics the gate compares (watchkeeper.ops._gate.GATE_METRICS).
+PERFORMANCE_METRICS = (
+    "accuracy", "average_precision", "brier", "calibration", "f1", "f1_macro", "f1_weighted",
+    "log_loss", "mae", "mape", "mse", "precision", "precision_macro", "r2", "recall",
+    "recall_macro", "rmse", "roc_auc",
+)  # fmt: skip
+GATE_METRICS = (
+    "roc_auc", "accuracy", "f1", "precision", "recall", "log_loss", "brier", "mae", "mse",
+    "rmse", "r2",
+)  # fmt: skip
+
+
+def _known(values: list[str] | None, known: tuple[str, ...], what: str) -> list[str] | None:
+    for value in values or ():
+        name = value.removeprefix("performance.")
+        if name not in known:
+            raise ValueError(f"unknown {what} {value!r} (expected among {', '.join(known)})")
+    return values
+
+
 _Action = Literal["notify", "retrain", "rollback"]
 
 
@@ -167,10 +189,7 @@ class MonitorConfig(BaseModel):
     @field_validator("detectors")
     @classmethod
     def _known_detectors(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        known = ("adwin", "cusum", "ddm", "eddm", "hddm_a", "hddm_w", "kswin", "page_hinkley")
-        unknown = sorted(set(value) - set(known))
-        if unknown:
-            raise ValueError(f"unknown detector {unknown[0]!r} (expected among {', '.join(known)})")
+        _known(sorted(value), DETECTORS, "detector")
         return value
 
 
@@ -264,6 +283,17 @@ class PerformanceTrigger(BaseModel):
     max_drop: float | None = Field(default=None, gt=0, strict=True, allow_inf_nan=False)
     min_labeled_rows: StrictInt = Field(default=200, ge=0)
 
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str] | None) -> list[str] | None:
+        return _known(value, PERFORMANCE_METRICS, "metric")
+
+    @field_validator("floor")
+    @classmethod
+    def _known_floors(cls, value: dict[str, float]) -> dict[str, float]:
+        _known(sorted(value), PERFORMANCE_METRICS, "metric")
+        return value
+
 
 class DriftTrigger(BaseModel):
     """Act on data drift: a share of drifted features, named features, or multivariate drift."""
@@ -296,6 +326,11 @@ class ConceptDriftTrigger(BaseModel):
     enabled: StrictBool = True
     action: _Action = "retrain"
     detectors: list[StrictStr] | None = None
+
+    @field_validator("detectors")
+    @classmethod
+    def _known_detectors(cls, value: list[str] | None) -> list[str] | None:
+        return _known(value, DETECTORS, "detector")
 
 
 class TriggersConfig(BaseModel):
@@ -375,7 +410,10 @@ class GateConfig(BaseModel):
         ``bootstrap`` (paired bootstrap confidence interval of the metric difference) or
         ``mcnemar`` (accuracy only).
     tolerance
-        How much worse than the champion the challenger may be (in the metric's units).
+        How much worse than the champion the challenger may be (in the metric's units): the
+        non-inferiority margin. The challenger passes when the one-sided lower confidence
+        bound of (challenger - champion) is at least ``-tolerance``; with 0 it would have to
+        be shown *better*, which an equally good challenger rarely is.
     confidence, n_bootstrap, seed
         The bootstrap's confidence level, resamples and seed.
     holdout
@@ -391,13 +429,26 @@ class GateConfig(BaseModel):
 
     metric: StrictStr = "auto"
     test: Literal["bootstrap", "mcnemar"] = "bootstrap"
-    tolerance: float = Field(default=0.0, ge=0, strict=True, allow_inf_nan=False)
+    tolerance: float = Field(default=0.01, ge=0, strict=True, allow_inf_nan=False)
     confidence: float = Field(default=0.95, gt=0.5, lt=1, strict=True, allow_inf_nan=False)
     n_bootstrap: StrictInt = Field(default=1000, ge=100, le=100_000)
     seed: StrictInt = Field(default=0, ge=0)
     holdout: Duration = timedelta(days=2)
     min_holdout_rows: StrictInt = Field(default=200, ge=10)
     floor: float | None = Field(default=None, strict=True, allow_inf_nan=False)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value != "auto":
+            _known([value], GATE_METRICS, "metric ('auto' or one of the gate's)")
+        return value
+
+    @model_validator(mode="after")
+    def _mcnemar_is_for_accuracy(self) -> GateConfig:
+        if self.test == "mcnemar" and self.metric not in ("auto", "accuracy"):
+            raise ValueError(f"test: mcnemar compares accuracy; metric is {self.metric!r}")
+        return self
 
 
 class DeployConfig(BaseModel):
@@ -419,7 +470,7 @@ class DeployConfig(BaseModel):
 
 class GuardConfig(BaseModel):
     """The post-deploy guard: after a promotion the previous champion scores the same traffic
-    as ``shadow``, and the new one is rolled back when ``failures`` checks fail.
+    as ``shadow``, and the new one is rolled back after ``failures`` failed guard runs.
 
     Attributes
     ----------
@@ -428,7 +479,8 @@ class GuardConfig(BaseModel):
     period
         How long after a promotion the guard watches.
     failures
-        Failed checks (within ``period``) that trigger the rollback.
+        Guard runs with a failed check (within ``period``; one per run, however many of its
+        checks failed) that trigger the rollback.
     max_disagreement
         Largest share of rows where the new and previous champion predict different classes
         (label-free; classification only).

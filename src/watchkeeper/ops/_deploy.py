@@ -298,20 +298,23 @@ def _promote(
             )
         )
         if guarded and champion is not None and shadow_now != champion:
-            events.append(
-                project.deploy(
-                    name,
-                    champion,
-                    SHADOW,
-                    reason=(
-                        "the previous champion scores the same traffic while the guard "
-                        f"watches version {version}"
-                    ),
-                    trigger="policy",
-                    expected_version=shadow_now,
-                    details={"guard_of": version},
+            try:
+                events.append(
+                    project.deploy(
+                        name,
+                        champion,
+                        SHADOW,
+                        reason=(
+                            "the previous champion scores the same traffic while the guard "
+                            f"watches version {version}"
+                        ),
+                        trigger="policy",
+                        expected_version=shadow_now,
+                        details={"guard_of": version},
+                    )
                 )
-            )
+            except AliasMovedError as exc:  # production has moved: record, don't fail
+                extra["shadow_not_set"] = str(exc)[:500]
         elif not guarded and shadow_now == version:  # its trial is over: it serves now
             removed = project.remove_alias(
                 name,

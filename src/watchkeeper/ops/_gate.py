@@ -556,5 +556,10 @@ def _sentence(metric: str, stats: Mapping[str, Any], config: GateConfig, ok: boo
         f"{stats['ci_high']:+.3f}; {how})"
     )
     if ok:
-        return f"{base} is within the tolerance {config.tolerance:.3f}"
-    return f"{base} is worse than the tolerance {config.tolerance:.3f} allows"
+        return (
+            f"{base}: shown no worse than the champion within the tolerance {config.tolerance:.3f}"
+        )
+    return (
+        f"{base}: not shown to be no worse than the champion within the tolerance "
+        f"{config.tolerance:.3f}"
+    )

@@ -25,8 +25,9 @@ performance    the gate's metric on the pairs labelled since the previous check:
 ============== ======================================================================== =====
 
 A check fails when its value exceeds its limit (``max_*``); it *waits* (counts nothing)
-below ``min_rows`` requests or pairs, or ``min_labeled_rows`` labelled pairs. Failed checks are
-counted over the guard's runs since the promotion; at ``failures`` of them the new version is
+below ``min_rows`` served rows or pairs, or ``min_labeled_rows`` labelled pairs. A guard run
+with any failed check is one failure (correlated checks failing together count once), counted
+over the guard's runs since the promotion; at ``failures`` of them the new version is
 rolled back (``trigger: guard``, compare-and-set on the version, so a move someone made
 meanwhile is never undone) and ``shadow`` is removed. Every run is a ``guard_check`` event.
 When ``period`` has passed without a rollback, the previous champion stops shadowing.
@@ -166,11 +167,11 @@ def guard_checks(
     checks.append(
         _verdict(
             "error_rate",
-            rate if n_requests >= config.min_rows else None,
+            rate if len(served) >= config.min_rows else None,
             config.max_error_rate,
             n_requests,
             f"{n_model_errors} of {n_requests} requests refused for model errors ({rate:.2%})",
-            f"{n_requests} requests so far; the check waits for {config.min_rows}",
+            f"{len(served)} served rows so far; the check waits for {config.min_rows}",
         )
     )
     checks.append(
@@ -256,7 +257,7 @@ def run_guard(
         latency_ratio=latency,
     )
     failed = [c for c in checks if c.status == "failed"]
-    failures = _earlier_failures(project, name, promotion.id, version) + len(failed)
+    failures = _earlier_failures(project, name, promotion.id, version) + (1 if failed else 0)
     rollback = failures >= guard.failures
     reasons = [c.message for c in failed]
     rolled_back = False
@@ -518,7 +519,7 @@ def _earlier_failures(project: Project, name: str, promotion_id: int, version: i
     for event in project.registry.history(name, kinds=("guard_check",)):
         if event.id > promotion_id and event.version == version:
             checks = event.details.get("checks") or []
-            failed += sum(1 for c in checks if c.get("status") == "failed")
+            failed += any(c.get("status") == "failed" for c in checks)
     return failed
 
 

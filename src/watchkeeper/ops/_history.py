@@ -304,26 +304,58 @@ def save_detector_states(
         )
 
 
-def load_watermark(conn: Connection, mid: int) -> datetime | None:
-    """The label arrival time the error stream has consumed up to (None: nothing yet)."""
+def load_watermark(conn: Connection, mid: int, version: int) -> datetime | None:
+    """The label arrival time (model, version)'s error stream has consumed up to (None:
+    nothing yet)."""
     row = conn.execute(
-        select(label_watermarks.c.arrived_at).where(label_watermarks.c.model_id == mid)
+        select(label_watermarks.c.arrived_at).where(
+            and_(label_watermarks.c.model_id == mid, label_watermarks.c.version == version)
+        )
     ).first()
     return None if row is None else as_utc(row.arrived_at)
 
 
-def save_watermark(conn: Connection, mid: int, arrived_at: datetime, now: datetime) -> None:
-    """Move the label watermark of model ``mid`` to ``arrived_at``."""
-    done = conn.execute(
-        update(label_watermarks)
-        .where(label_watermarks.c.model_id == mid)
-        .values(arrived_at=as_utc(arrived_at), updated_at=as_utc(now))
-    )
-    if done.rowcount == 0:
-        conn.execute(
-            insert(label_watermarks).values(
-                model_id=mid, arrived_at=as_utc(arrived_at), updated_at=as_utc(now)
-            )
+def save_watermark(
+    conn: Connection,
+    mid: int,
+    version: int,
+    previous: datetime | None,
+    arrived_at: datetime,
+    now: datetime,
+) -> None:
+    """Move (model, version)'s label watermark from ``previous`` to ``arrived_at``, only if it
+    is still at ``previous`` (compare-and-set): two runs racing over the same labels cannot
+    both feed them. Raises LoopError when another run moved it first."""
+    from sqlalchemy.exc import IntegrityError
+
+    from watchkeeper.errors import LoopError
+
+    where = and_(label_watermarks.c.model_id == mid, label_watermarks.c.version == version)
+    if previous is not None:
+        moved = conn.execute(
+            update(label_watermarks)
+            .where(where)
+            .where(label_watermarks.c.arrived_at == as_utc(previous))
+            .values(arrived_at=as_utc(arrived_at), updated_at=as_utc(now))
+        ).rowcount
+    else:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(label_watermarks).values(
+                        model_id=mid,
+                        version=version,
+                        arrived_at=as_utc(arrived_at),
+                        updated_at=as_utc(now),
+                    )
+                )
+            moved = 1
+        except IntegrityError:
+            moved = 0
+    if moved != 1:
+        raise LoopError(
+            f"Another monitor run of version {version} consumed the same labels first; this "
+            "run was not stored (run it again)."
         )
 
 

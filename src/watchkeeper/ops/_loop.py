@@ -10,7 +10,9 @@
 5. the policy decides (an event in the history, whatever it decides);
 6. the decision is carried out: notify, retrain (train, gate, deploy) or roll back.
 
-A failing step is recorded and alerted on, never raised: the loop must keep turning.
+A failing step (whatever it raises) is recorded in the result, logged and alerted on
+(``ops.error``), never raised: the loop must keep turning. A failed retraining is a
+``retrain_failed`` event, so the policy's cool-down applies to it as to a retrain.
 """
 
 from __future__ import annotations
@@ -100,26 +102,54 @@ def run_cycle(
     now = as_utc(project.clock.now())
     result = CycleResult(model=name, at=now)
     notifier = notifier or Notifier(cfg.alerts)
-    try:
+
+    def monitor() -> None:
         result.run = run_monitor(project, name, config=cfg.monitor, source=source)
-    except WatchkeeperError as exc:
-        result.errors.append(f"monitor run: {exc}")
-        _log.warning("monitor run of %s failed: %s", name, exc)
+
+    _step(result, "monitor run", monitor)
     if result.run is not None:
-        _alert_run(project, name, result, notifier, now)
+        _step(result, "alerts", lambda: _alert_run(project, name, result, notifier, now))
     _step(result, "shadow trial", lambda: _trial(project, name, result, now))
     _step(result, "guard", lambda: _guard(project, name, result, notifier, now))
     if result.run is not None and result.rollback is None:
         _step(result, "policy", lambda: _decide(project, name, result, notifier, act, now))
+    if result.errors:
+        _report_errors(project, name, result, notifier, now)
     return result
 
 
 def _step(result: CycleResult, what: str, run: Any) -> None:
+    """Run one step; whatever it raises (the user's model and trainer can raise anything) is
+    recorded in the result and logged, and the cycle goes on."""
     try:
         run()
-    except WatchkeeperError as exc:
-        result.errors.append(f"{what}: {exc}")
-        _log.warning("%s of %s failed: %s", what, result.model, exc)
+    except Exception as exc:
+        text = str(exc) if isinstance(exc, WatchkeeperError) else f"{type(exc).__name__}: {exc}"
+        result.errors.append(f"{what}: {text}")
+        _log.warning("%s of %s failed: %s", what, result.model, text, exc_info=exc)
+
+
+def _report_errors(
+    project: Project, name: str, result: CycleResult, notifier: Notifier, now: datetime
+) -> None:
+    """An ``ops.error`` alert (de-duplicated like any other) saying which steps failed."""
+    from watchkeeper.ops._alerts import Alert
+
+    version = result.run.stored.version if result.run is not None else 0
+    alert = Alert(
+        model=name,
+        version=version,
+        check="ops.error",
+        column=None,
+        status="alert",
+        message=f"{name}: the monitoring cycle had errors: " + "; ".join(result.errors),
+        at=now,
+        details={"errors": list(result.errors)},
+    )
+    try:
+        result.alerts.extend(_send(project, name, [alert], notifier, now))
+    except Exception as exc:
+        _log.warning("could not send the error alert of %s: %s", name, exc)
 
 
 def _importance(project: Project, name: str, version: int) -> dict[str, float] | None:
@@ -140,11 +170,19 @@ def _send(
     chosen, states = select_alerts(
         candidates, previous, cooldown=cfg.cooldown, min_status=cfg.min_status, now=now
     )
+    if chosen:
+        report = notifier.send(chosen)
+        if report.channels and not any(c.ok for c in report.channels):
+            # Delivered nowhere: keep the keys as they were, so the next cycle tries again
+            # instead of the cool-down silencing an alert nobody received.
+            for alert in chosen:
+                if alert.key in previous:
+                    states[alert.key] = previous[alert.key]
+                else:
+                    states.pop(alert.key, None)
     save_alert_states(
         project.database, name, {k: (v.status, v.sent_at) for k, v in states.items()}, now
     )
-    if chosen:
-        notifier.send(chosen)
     return chosen
 
 
@@ -233,18 +271,18 @@ def _run_record(run: StoredRun) -> Any:
 
 
 def _actions(project: Project, name: str) -> list[Any]:
-    """Earlier retrains and rollbacks (and notifications) from the history."""
+    """Earlier retrains (and failed attempts) and rollbacks, from the whole history: the
+    policy's cool-down and its cap per period count them."""
     from watchkeeper.policy import ActionRecord
 
     found = []
-    for event in project.history(name, limit=500):
+    kinds = ("retrain", "retrain_failed", "alias_move")
+    for event in project.registry.history(name, kinds=kinds):
         when = as_utc(event.created_at)
         if event.kind in ("retrain", "retrain_failed"):
             found.append(ActionRecord(at=when, action="retrain"))
         elif event.kind == "alias_move" and (event.details or {}).get("action") == "rollback":
             found.append(ActionRecord(at=when, action="rollback"))
-        elif event.kind == "policy_decision" and (event.details or {}).get("action") == "notify":
-            found.append(ActionRecord(at=when, action="notify"))
     return found
 
 
@@ -298,11 +336,13 @@ def _decide(
         reason = "; ".join(decision.reasons)[:500]
         try:
             result.retrain = retrain(project, name, config=cfg.retrain, reason=reason)
-        except WatchkeeperError as exc:
+        except Exception as exc:
+            text = str(exc) if isinstance(exc, WatchkeeperError) else f"{type(exc).__name__}: {exc}"
             project.record_event(
-                name, "retrain_failed", version=version, reason=str(exc)[:2000], details={}
+                name, "retrain_failed", version=version, reason=text[:2000], details={}
             )
-            result.errors.append(f"retrain: {exc}")
+            result.errors.append(f"retrain: {text}")
+            _log.warning("retraining %s failed: %s", name, text, exc_info=exc)
     elif decision.action == "rollback":
         event = project.rollback(
             name, alias="production", reason="policy: " + "; ".join(decision.reasons)[:480]

@@ -206,8 +206,9 @@ def run_monitor(
         mid = model_id(conn, name)
         run_id = save_run(conn, stored)
         if stream is not None:
-            save_detector_states(conn, mid, record.version, stream[0], now)
-            save_watermark(conn, mid, stream[1], now)
+            states, previous, upper = stream
+            save_detector_states(conn, mid, record.version, states, now)
+            save_watermark(conn, mid, record.version, previous, upper, now)
     return MonitorRun(stored=replace(stored, id=run_id), report=report)
 
 
@@ -368,7 +369,11 @@ def _error_stream(
     alias: str,
     now: datetime,
     loaded: tuple[datetime, datetime, pd.DataFrame],
-) -> tuple[list[CheckResult], dict[str, dict[str, Any]], tuple[dict[str, Any], datetime] | None]:
+) -> tuple[
+    list[CheckResult],
+    dict[str, dict[str, Any]],
+    tuple[dict[str, Any], datetime | None, datetime] | None,
+]:
     """Feed the rows labelled since the watermark to the version's detectors.
 
     The labels consumed are those with ``watermark < arrived_at <= now - label_grace``; the
@@ -388,7 +393,7 @@ def _error_stream(
     upper = now - cfg.label_grace
     with project.database.read() as conn:
         mid = model_id(conn, name)
-        watermark = load_watermark(conn, mid)
+        watermark = load_watermark(conn, mid, record.version)
         saved = load_detector_states(conn, mid, record.version)
         alias_row = conn.execute(
             select(aliases.c.event_id).where(
@@ -472,7 +477,7 @@ def _error_stream(
             )
         )
     outcomes["_stream"] = {"n_new_labels": n_new, "n_this_version": len(mine)}
-    return checks, outcomes, (states, upper)
+    return checks, outcomes, (states, watermark, upper)
 
 
 def _errors(frame: pd.DataFrame, record: ModelVersion) -> tuple[np.ndarray, bool]:

@@ -130,10 +130,7 @@ def training_data(
     recent = _frame(train_rows, inputs, target, id_column)
     excluded = 0
     if config.data.exclude_quality_failures and len(recent):
-        from watchkeeper.quality import row_mask
-
-        baseline = project.load_baseline(name, champion.version)
-        failing, _ = row_mask(baseline, recent[inputs])
+        failing = _quality_failures(project, name, champion, recent, train_rows, inputs)
         excluded = int(failing.sum())
         recent = recent.loc[~failing]
     if len(recent) > config.data.max_rows:
@@ -161,6 +158,51 @@ def training_data(
         n_production=len(recent),
         n_excluded=excluded,
     )
+
+
+# Rows broken as rows: values the reference never had missing, infinities, text in numeric
+# columns, duplicates. Values out of the reference's range and new categories are left in: they
+# are what a shifted population looks like, and the challenger should learn from it.
+_BROKEN = ("missing", "non_finite", "type_violation", "duplicate")
+
+
+def _quality_failures(
+    project: Project,
+    name: str,
+    champion: ModelVersion,
+    recent: pd.DataFrame,
+    rows: pd.DataFrame,
+    inputs: list[str],
+) -> np.ndarray:
+    """Which of the training rows to leave out: those the champion's data-quality rules reject
+    as broken (:data:`_BROKEN`), and, in every monitor window whose missing-value check
+    alerted on a column, the rows where that column is missing (a feed that failed; the
+    reference may have had a few missing values there, so the row rules cannot see it)."""
+    from watchkeeper.ops._history import load_runs
+    from watchkeeper.quality import row_mask
+
+    cfg = project.config.monitor.quality if project.config is not None else {}
+    baseline = project.load_baseline(name, champion.version)
+    failing, _ = row_mask(baseline, recent[inputs], reasons=_BROKEN, **dict(cfg))
+    failing = np.asarray(failing, dtype=bool).copy()
+    if not len(rows):
+        return failing
+    times = rows["event_time"]
+    first, last = times.min().to_pydatetime(), times.max().to_pydatetime()
+    for run in load_runs(project.database, name, since=first, with_checks=True):
+        if run.window_start is None or run.window_end is None or run.window_start > last:
+            continue
+        columns = {
+            c.column
+            for c in run.checks
+            if c.check == "quality.missing_rate" and c.status == "alert" and c.column in inputs
+        }
+        if not columns:
+            continue
+        inside = ((times >= run.window_start) & (times < run.window_end)).to_numpy()
+        for column in columns:
+            failing |= inside & recent[column].isna().to_numpy()
+    return failing
 
 
 def _frame(
@@ -289,7 +331,12 @@ def retrain(
         "retrain",
         version=record.version,
         reason=reason or "retrained",
-        details={"champion": champion.version, "data": described, "seconds": run.seconds},
+        details={
+            "champion": champion.version,
+            "trigger": trigger,
+            "data": described,
+            "seconds": run.seconds,
+        },
     )
     project.record_event(
         name,

@@ -27,7 +27,7 @@ monitor_runs         one row per monitor run: model, version, window, label cove
                      summary and what the concept-drift detectors saw
 check_results        one row per check result of a run: the time series of every check
 detector_states      each (model, version)'s concept-drift detectors, resumed by the next run
-label_watermarks     per model, the label arrival time the error stream has consumed up to
+label_watermarks     per (model, version), the label arrival time its error stream consumed
 alert_states         per (model, check, column), the last status alerted on and when
 leases               short leases, so that one replica at a time runs a scheduled job
 ==================== ==========================================================================
@@ -329,6 +329,7 @@ label_watermarks = Table(
     "label_watermarks",
     metadata,
     Column("model_id", _Id, primary_key=True),
+    Column("version", Integer, primary_key=True),
     Column("arrived_at", _When, nullable=False),
     Column("updated_at", _When, nullable=False),
 )

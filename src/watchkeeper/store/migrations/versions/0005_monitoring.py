@@ -88,9 +88,10 @@ def upgrade() -> None:
     op.create_table(
         "label_watermarks",
         sa.Column("model_id", _Id, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
         sa.Column("arrived_at", _When, nullable=False),
         sa.Column("updated_at", _When, nullable=False),
-        sa.PrimaryKeyConstraint("model_id", name="pk_label_watermarks"),
+        sa.PrimaryKeyConstraint("model_id", "version", name="pk_label_watermarks"),
     )
     op.create_table(
         "alert_states",
