@@ -247,13 +247,39 @@ def evaluate_policy(project: Project, name: str) -> Decision:
     now = as_utc(project.clock.now())
     champion = project.get(name, alias=cfg.monitor.alias)
     runs = load_runs(project.database, name, last=max(cfg.policy.consecutive, 1) + 5)
-    return evaluate(
+    decision = evaluate(
         cfg.policy,
         [_run_record(r) for r in runs],
         _actions(project, name),
         now=now,
         last_trained=as_utc(champion.created_at),
     )
+    if decision.action != "retrain":
+        return decision
+    if cfg.retrain.trainer is None:
+        return _held(decision, "no trainer is configured (retrain.trainer): notifying")
+    guarded = _guarded_version(project, name, now)
+    if guarded is not None:
+        return _held(
+            decision,
+            f"version {guarded} is under the post-deploy guard: the guard decides about it "
+            "first, no retrain on top of it",
+        )
+    return decision
+
+
+def _guarded_version(project: Project, name: str, now: datetime) -> int | None:
+    """The production version a post-deploy guard is watching now, if any."""
+    from watchkeeper.ops._guard import _active_promotion
+
+    cfg = _config(project).retrain.guard
+    active = _active_promotion(project, name)
+    if not cfg.enabled or active is None:
+        return None
+    promotion, version, _ = active
+    if now - as_utc(promotion.created_at) > cfg.period:
+        return None
+    return version if project.model(name).aliases.get("production") == version else None
 
 
 def _run_record(run: StoredRun) -> Any:
@@ -298,14 +324,6 @@ def _decide(
 
     cfg = _config(project)
     decision = evaluate_policy(project, name)
-    if decision.action == "retrain" and cfg.retrain.trainer is None:
-        decision = _held(decision, "no trainer is configured (retrain.trainer): notifying")
-    elif decision.action == "retrain" and result.guard is not None:
-        decision = _held(
-            decision,
-            f"version {result.guard.version} is under the post-deploy guard: the guard "
-            "decides about it first, no retrain on top of it",
-        )
     result.decision = decision
     assert result.run is not None
     version = result.run.stored.version

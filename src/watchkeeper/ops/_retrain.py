@@ -271,7 +271,7 @@ def retrain(
         python_path=[root / p for p in cfg.python_path],
     )
     checks = []
-    task, pred_col, score_col, positive = _outputs(project, champion)
+    task, positive = _task(champion)
     y = data.holdout[data.target].to_numpy()
     x = data.holdout[data.inputs]
     try:
@@ -293,7 +293,6 @@ def retrain(
         positive_label=positive,
         extra_checks=checks,
     )
-    del pred_col, score_col
     lineage = {
         "kind": "retrain",
         "entry_point": cfg.trainer,
@@ -343,7 +342,11 @@ def retrain(
         "gate",
         version=record.version,
         reason=gate.reasons[0] if gate.reasons else "",
-        details={"champion": champion.version, **gate.to_dict()},
+        details={
+            **gate.to_dict(),
+            "champion_version": champion.version,
+            "challenger_version": record.version,
+        },
     )
     deployed = None
     if gate.passed:
@@ -381,11 +384,12 @@ def _cwd() -> Any:
     return Path.cwd()
 
 
-def _outputs(project: Project, record: ModelVersion) -> tuple[str, str, str | None, Any]:
+def _task(record: ModelVersion) -> tuple[str, Any]:
+    """The version's task and positive class (for the binary score)."""
     from watchkeeper.ops._deploy import version_outputs
 
-    task, pred, score, positive = version_outputs(record)
-    return task, pred, score, positive
+    task, _, _, positive = version_outputs(record)
+    return task, positive
 
 
 def _predict(model: Any, x: pd.DataFrame, task: str, positive: Any) -> Predictions:
