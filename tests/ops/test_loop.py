@@ -377,3 +377,18 @@ def test_evaluate_policy_reads_the_stored_runs(setup: Setup) -> None:
     assert result.decision is not None
     assert result.decision.suppressed is None
     assert evaluate_policy(setup.project, NAME).to_dict() == result.decision.to_dict()
+
+
+def test_a_retrain_waits_for_a_shadow_trial_to_end(setup: Setup) -> None:
+    log_days(setup, range(2))
+    setup.configure(policy=SCHEDULED_RETRAIN, retrain={"trainer": FAILING})
+    cycle(setup, FakeNotifier(), act=False)  # a stored run for the policy to read
+    assert evaluate_policy(setup.project, NAME).action == "retrain"
+    setup.project.deploy(NAME, 1, "shadow", trigger="policy", details={"trial": True})
+    held = evaluate_policy(setup.project, NAME)
+    assert held.action == "notify"
+    assert held.requested == "retrain"
+    assert held.suppressed is not None
+    assert "version 1 is on a shadow trial" in held.suppressed
+    setup.project.remove_alias(NAME, "shadow", trigger="policy")
+    assert evaluate_policy(setup.project, NAME).action == "retrain"

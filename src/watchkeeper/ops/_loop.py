@@ -265,7 +265,23 @@ def evaluate_policy(project: Project, name: str) -> Decision:
             f"version {guarded} is under the post-deploy guard: the guard decides about it "
             "first, no retrain on top of it",
         )
+    on_trial = _version_on_trial(project, name)
+    if on_trial is not None:
+        return _held(
+            decision,
+            f"version {on_trial} is on a shadow trial: its outcome comes first, no retrain on "
+            "top of it",
+        )
     return decision
+
+
+def _version_on_trial(project: Project, name: str) -> int | None:
+    """The version the ``shadow`` alias holds for a shadow trial, if any."""
+    moves = project.registry.history(name, kinds=("alias_move",))
+    latest = next((e for e in reversed(moves) if e.alias == "shadow"), None)
+    if latest is None or latest.to_version is None or not latest.details.get("trial"):
+        return None
+    return int(latest.to_version)
 
 
 def _guarded_version(project: Project, name: str, now: datetime) -> int | None:
