@@ -388,10 +388,7 @@ def _record_cycle(
         )
         gate = retrained.gate
         if gate is not None:
-            verdict = "accepted" if gate.passed else "REJECTED"
-            _note(
-                result, say, day, "gate", f"{verdict}: " + "; ".join(gate.reasons), gate.to_dict()
-            )
+            _note(result, say, day, "gate", "; ".join(gate.reasons), gate.to_dict())
         if retrained.deployed:
             _note(
                 result,
@@ -412,7 +409,7 @@ def _record_cycle(
                 "guard",
                 f"guard on version {guard.version}: "
                 + "; ".join(c.message for c in failed)
-                + f" ({guard.failures} failed check(s) since the promotion)",
+                + f" (failed guard runs since the promotion: {guard.failures})",
                 guard.to_dict(),
             )
     if cycle.rollback is not None:
