@@ -163,3 +163,16 @@ def test_the_timeline_is_printed(demo: Demo) -> None:
     out = demo.output
     for word in ("INCIDENT", "ALERT", "DECISION", "RETRAIN", "GATE", "DEPLOY", "ROLLBACK"):
         assert word in out, word
+
+
+def test_the_cli_demo_writes_the_monitoring_report(demo: Demo) -> None:
+    if demo.database_url is not None:
+        pytest.skip("the report hook is the CLI's; this case ran run_demo directly")
+    report = demo.folder / "report.html"
+    assert f"The monitoring report (open it in a browser): {report}" in " ".join(
+        demo.output.split()
+    )
+    html = report.read_text(encoding="utf-8")
+    assert html.count("<svg") >= 5
+    assert "rollback" in html.lower()
+    assert "<script" not in html

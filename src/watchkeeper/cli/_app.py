@@ -15,6 +15,7 @@ from watchkeeper.cli._output import FailOn, OutputFormat, emit, fail, failed
 from watchkeeper.cli._params import PredictionOpt, ProbaOpt, SchemaOpt, TargetOpt
 from watchkeeper.cli._project_cmds import db_app, init
 from watchkeeper.cli._registry import deploy, history, models_app, register, rollback
+from watchkeeper.cli._report import report
 from watchkeeper.cli._serve import serve
 from watchkeeper.errors import InvalidParameterError, WatchkeeperError
 
@@ -324,10 +325,15 @@ def demo(
     """Six weeks of a churn model in production, on a simulated clock, in under a minute:
     served over HTTP, monitored daily, retrained by the policy, gated, deployed, guarded and
     rolled back, with a timeline of what happened and when watchkeeper noticed."""
-    from watchkeeper.cli._demo import print_summary, run_demo
+    from watchkeeper.cli._demo import print_summary, run_demo, write_report
 
     try:
-        result = run_demo(seed=seed, keep=keep, database_url=database_url)
+        result = run_demo(
+            seed=seed,
+            keep=keep,
+            database_url=database_url,
+            report=lambda project, folder: write_report(project, folder, kept=keep is not None),
+        )
     except (WatchkeeperError, FileExistsError) as exc:
         raise fail(str(exc)) from None
     if not print_summary(result):
@@ -350,6 +356,7 @@ app.add_typer(labels_app)
 app.add_typer(monitor_app)
 app.add_typer(policy_app)
 app.command()(retrain)
+app.command()(report)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ and writes the results as JSON.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -451,6 +452,21 @@ def _detections(result: DemoResult, day: int, cycle: CycleResult) -> None:
             result.detected[incident.key] = day
 
 
+def write_report(project: Project, folder: Path, *, kept: bool) -> Path:
+    """The six weeks as a :class:`~watchkeeper.report.MonitoringReport`: ``report.html`` in a
+    kept project, else a file in the temporary folder that outlives the demo's project."""
+    from watchkeeper.report import MonitoringReport
+
+    if kept:
+        path = folder / "report.html"
+    else:
+        handle, name = tempfile.mkstemp(prefix="watchkeeper-demo-report-", suffix=".html")
+        os.close(handle)
+        path = Path(name)
+    MonitoringReport.from_project(project, MODEL).to_html(path)
+    return path
+
+
 def print_summary(result: DemoResult, say: Callable[[str], None] = print) -> bool:
     """Print the incidents with their detection delays; True when each was caught in time
     and no alert was raised on a quiet day."""
@@ -472,10 +488,14 @@ def print_summary(result: DemoResult, say: Callable[[str], None] = print) -> boo
     noisy = sorted(set(result.alert_days) & quiet)
     say(f"  quiet days ({len(quiet)}): " + ("no alert" if not noisy else f"alerts on days {noisy}"))
     ok = ok and not noisy
+    kept = result.results_path is not None and result.results_path.exists()
+    where = f"results in {result.results_path}" if kept else "--keep DIR keeps the project"
     say(
         f"{result.predictions:,} predictions and {result.labels:,} labels through the HTTP API "
-        f"in {result.seconds:.1f} s; results in {result.results_path}"
+        f"in {result.seconds:.1f} s; {where}"
     )
+    if result.report_path is not None:
+        say(f"The monitoring report (open it in a browser): {result.report_path}")
     return ok
 
 
