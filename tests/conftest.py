@@ -67,3 +67,34 @@ class fresh_postgres_database:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         finally:
             engine.dispose()
+
+
+def drifted_churn_project(folder: Path, *, n_train: int, n_window: int) -> None:
+    """A project in ``folder`` with churn version 1 (trained on ``n_train`` rows, validated on
+    a third as many) in production, and ``n_window`` covariate-drifted predictions logged now
+    with their labels (by customer id): what the CLI-level tests run commands against."""
+    import watchkeeper
+    from watchkeeper.datasets import CHURN_FEATURES, churn, train_churn_model
+
+    columns = [*CHURN_FEATURES, "customer_id", "churned"]
+    with watchkeeper.Project.init(folder) as project:
+        train = churn(n_train, seed=1)[columns]
+        project.register(
+            "churn",
+            train_churn_model(train),
+            reference=train,
+            validation=churn(max(n_train // 3, 500), seed=2)[columns],
+            target="churned",
+            id="customer_id",
+        )
+        project.deploy("churn", 1)
+        window = churn(n_window, seed=3, scenario="covariate_drift")[columns]
+        window["customer_id"] = [f"w-{i}" for i in range(len(window))]
+        project.log_predictions("churn", window.drop(columns=["churned"]))
+        project.log_labels(
+            "churn",
+            [
+                {"id": k, "label": int(y)}
+                for k, y in zip(window.customer_id, window.churned, strict=True)
+            ],
+        )

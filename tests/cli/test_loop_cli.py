@@ -7,41 +7,20 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import drifted_churn_project
 from typer.testing import CliRunner
 
 import watchkeeper
 from watchkeeper.cli._app import app
-from watchkeeper.datasets import CHURN_FEATURES, churn, train_churn_model
 from watchkeeper.ops._history import load_runs
 
 runner = CliRunner()
-COLUMNS = [*CHURN_FEATURES, "customer_id", "churned"]
 
 
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("loop-cli") / "project"
-    with watchkeeper.Project.init(folder) as project:
-        train = churn(3_000, seed=1)[COLUMNS]
-        project.register(
-            "churn",
-            train_churn_model(train),
-            reference=train,
-            validation=churn(1_000, seed=2)[COLUMNS],
-            target="churned",
-            id="customer_id",
-        )
-        project.deploy("churn", 1)
-        window = churn(1_200, seed=3, scenario="covariate_drift")[COLUMNS]
-        window["customer_id"] = [f"w-{i}" for i in range(len(window))]
-        project.log_predictions("churn", window.drop(columns=["churned"]))
-        project.log_labels(
-            "churn",
-            [
-                {"id": k, "label": int(y)}
-                for k, y in zip(window.customer_id, window.churned, strict=True)
-            ],
-        )
+    drifted_churn_project(folder, n_train=3_000, n_window=1_200)
     text = (folder / "watchkeeper.yaml").read_text(encoding="utf-8")
     text = text.replace("  trainer: null", '  trainer: "watchkeeper.datasets:retrain_churn_model"')
     (folder / "watchkeeper.yaml").write_text(text, encoding="utf-8")

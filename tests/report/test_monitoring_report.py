@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import drifted_churn_project
 from typer.testing import CliRunner
 
 import watchkeeper
 from watchkeeper.cli._app import app
-from watchkeeper.datasets import CHURN_FEATURES, churn, train_churn_model
+from watchkeeper.datasets import CHURN_FEATURES
 from watchkeeper.ops import run_monitor
 from watchkeeper.ops._history import StoredRun
 from watchkeeper.registry._records import Event
@@ -342,32 +343,12 @@ def test_period_filters_events() -> None:
 
 
 # ---------------------------------------------------------------------- a real project
-COLUMNS = [*CHURN_FEATURES, "customer_id", "churned"]
 
 
 def test_report_command_on_a_real_project(tmp_path: Path) -> None:
     folder = tmp_path / "project"
-    with watchkeeper.Project.init(folder) as project:
-        train = churn(2_000, seed=1)[COLUMNS]
-        project.register(
-            "churn",
-            train_churn_model(train),
-            reference=train,
-            validation=churn(800, seed=2)[COLUMNS],
-            target="churned",
-            id="customer_id",
-        )
-        project.deploy("churn", 1)
-        window = churn(800, seed=3, scenario="covariate_drift")[COLUMNS]
-        window["customer_id"] = [f"w-{i}" for i in range(len(window))]
-        project.log_predictions("churn", window.drop(columns=["churned"]))
-        project.log_labels(
-            "churn",
-            [
-                {"id": k, "label": int(y)}
-                for k, y in zip(window.customer_id, window.churned, strict=True)
-            ],
-        )
+    drifted_churn_project(folder, n_train=2_000, n_window=800)
+    with watchkeeper.Project(folder) as project:
         stored = run_monitor(project, "churn").stored
     features = {
         c.column

@@ -30,7 +30,6 @@ from watchkeeper.monitor.report import Report
 from watchkeeper.ops._history import (
     StoredRun,
     load_detector_states,
-    load_runs,
     load_watermark,
     model_id,
     save_detector_states,
@@ -506,8 +505,3 @@ def _detector(
     if state is not None and state.get("deployed_by") == deployed_by:
         return cls.from_dict(dict(state["detector"]))
     return cls(**dict(params))
-
-
-def previous_runs(project: Project, name: str, last: int) -> list[StoredRun]:
-    """``name``'s ``last`` runs, oldest first."""
-    return load_runs(project.database, name, last=last)
