@@ -29,6 +29,7 @@ CORE = (
     "_convert",
     "_validate",
     "datasets",
+    "_html",
 )
 OUTER = ("config", "store", "registry", "ops", "server", "cli", "report", "integrations")
 FORBIDDEN_THIRD_PARTY = (

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from watchkeeper.report._svg import Marker, bar_chart, line_chart
+from watchkeeper._html._svg import Marker, bar_chart, line_chart
 
 NS = "{http://www.w3.org/2000/svg}"
 

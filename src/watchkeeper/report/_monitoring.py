@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from watchkeeper.report._svg import Marker, bar_chart, line_chart
+from watchkeeper._html import environment
+from watchkeeper._html._svg import Marker, bar_chart, line_chart
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -365,14 +366,6 @@ class MonitoringReport:
     # ------------------------------------------------------------------ rendering
     def to_html(self, path: str | Path | None = None) -> str:
         """The report as one HTML document (written to ``path`` too when given)."""
-        from jinja2 import Environment, PackageLoader, select_autoescape
-
-        env = Environment(
-            loader=PackageLoader("watchkeeper.report", "templates"),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
         context: dict[str, Any] = {
             "model": self.model,
             "runs": self.runs,
@@ -402,7 +395,7 @@ class MonitoringReport:
                 detectors=detectors,
                 firings=firings,
             )
-        html = env.get_template("monitoring.html.j2").render(context)
+        html = environment().get_template("monitoring.html.j2").render(context)
         if path is not None:
             Path(path).write_text(html, encoding="utf-8")
         return html
