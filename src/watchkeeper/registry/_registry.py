@@ -356,7 +356,8 @@ class Registry(RegistryWrites):
                     "ready",
                     "rejected",
                     now,
-                    f"rolled back from on alias {alias!r}" + (f": {reason}" if reason else ""),
+                    f"rolled back on alias {alias!r} (to version {to_version})"
+                    + (f": {reason}" if reason else ""),
                 )
             return event_id
 

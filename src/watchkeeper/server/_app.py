@@ -1,5 +1,6 @@
 """The FastAPI application: Open Inference Protocol v2, MLflow ``/invocations``, TF Serving
-``:predict``, labels, admin and ``/metrics`` routes over one :class:`ServerState`.
+``:predict``, labels, admin, the monitoring report and ``/metrics`` routes over one
+:class:`ServerState`.
 
 :func:`create_app` builds it for a project (tests pass an open :class:`~watchkeeper.Project`);
 :func:`app_from_environment` is the factory ``uvicorn`` worker processes call.
@@ -37,6 +38,7 @@ from watchkeeper.server._decode import decode_invocations, decode_tfserving, loa
 from watchkeeper.server._decode_oip import decode_oip
 from watchkeeper.server._errors import RequestError
 from watchkeeper.server._labels import check_labels
+from watchkeeper.server._report_route import report_router
 from watchkeeper.server._scoring import decode, read_body, score
 
 if TYPE_CHECKING:
@@ -201,6 +203,7 @@ def create_app(
     _add_mlflow_routes(app)
     _add_tf_and_label_routes(app)
     app.include_router(admin_router)
+    app.include_router(report_router)
 
     @app.get("/metrics", include_in_schema=True, response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
