@@ -582,9 +582,11 @@ def test_repr_html_escapes_names(report: Report) -> None:
     fragment = evil._repr_html_()
     assert "<script" not in fragment
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in fragment
-    assert fragment.startswith('<div class="watchkeeper-report">')
+    assert fragment.startswith('<div class="watchkeeper-report fragment">')
+    assert "<body" not in fragment
+    assert "<html" not in fragment
     assert "drift.dataset" in fragment
-    assert "#c62828" in fragment  # the alert colour, inline
+    assert '<span class="status-alert">alert</span>' in fragment
 
 
 def test_to_html_writes_a_standalone_document(report: Report, tmp_path: Path) -> None:
@@ -599,6 +601,11 @@ def test_to_html_writes_a_standalone_document(report: Report, tmp_path: Path) ->
     assert "<link" not in written
     assert "&lt;script&gt;" in written
     assert report.to_html().startswith("<!DOCTYPE html>")
+    # hand-made drift results carry no plot data: each column still gets its figure
+    for column in ("age", "income", "city", "height"):
+        assert f'data-column="{column}"' in written
+    assert "<svg" not in written
+    assert written.count("the check has no plot data") == 5  # and the hostile one
 
 
 # ---------------------------------------------------------------------------- rich

@@ -143,9 +143,9 @@ def test_monitoring_report_renders_in_chromium(browser: BrowserContext, tmp_path
     document = tmp_path / "monitoring.html"
     MonitoringReport("churn", synthetic_runs(), synthetic_events()).to_html(document)
     opened = open_page(browser, document, tmp_path / "monitoring.png")
-    # one drift chart per feature, accuracy, the two missing rates, label coverage and the
-    # detector firings (the synthetic history's design)
-    assert_clean(opened, N_FEATURES + 1 + 2 + 1 + 1)
+    # one drift chart per feature, accuracy, the missing rate that warned, label coverage and
+    # the detector firings (the synthetic history's design)
+    assert_clean(opened, N_FEATURES + 1 + 1 + 1 + 1)
     # deployments and rollbacks are drawn on the line charts
     assert opened.page.locator("svg.chart line.event.rollback").count() > 0
     heading = opened.page.locator("h1").inner_text()
@@ -164,3 +164,60 @@ def test_empty_monitoring_report_renders_in_chromium(
     assert_clean(opened, 0)
     assert "No monitor runs yet" in opened.page.locator("body").inner_text()
     opened.page.close()
+
+
+# ---------------------------------------------------------------------- one comparison
+
+
+def churn_comparison() -> Any:
+    import watchkeeper
+    from watchkeeper.datasets import CHURN_FEATURES, churn
+
+    columns = [*CHURN_FEATURES, "churned"]
+    reference = churn(4_000, seed=1)[columns]
+    current = churn(2_000, seed=2, scenario="covariate_drift")[columns]
+    current.loc[current.index[:40], "contract"] = "Weekly"  # a category the reference never had
+    return watchkeeper.compare(reference, current, target="churned"), len(columns)
+
+
+def test_comparison_report_renders_in_chromium(browser: BrowserContext, tmp_path: Path) -> None:
+    report, n_columns = churn_comparison()
+    document = tmp_path / "comparison.html"
+    report.to_html(document)
+    opened = open_page(browser, document, tmp_path / "comparison.png")
+    # one distribution chart per compared column: the 14 features and the target
+    assert_clean(opened, n_columns)
+    page = opened.page
+    assert (
+        page.locator("svg.chart.histogram").count() + page.locator("svg.chart.categories").count()
+        == n_columns
+    )
+    # the unseen category is drawn, and the summary comes before the charts
+    assert page.locator("svg.chart text", has_text="unseen").count() >= 1
+    summary_top = page.locator("#summary").bounding_box()
+    first_chart_top = page.locator("svg.chart").first.bounding_box()
+    assert summary_top is not None
+    assert first_chart_top is not None
+    assert summary_top["y"] < first_chart_top["y"]
+    page.close()
+
+
+def test_notebook_fragment_does_not_restyle_its_host(
+    browser: BrowserContext, tmp_path: Path
+) -> None:
+    report, n_columns = churn_comparison()
+    host = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><style>'
+        "body { font-family: serif; color: rgb(1, 2, 3); } h2 { color: rgb(4, 5, 6); }"
+        "</style></head><body><h2 id='host'>notebook cell</h2>"
+        f"{report._repr_html_()}<p id='after'>after</p></body></html>"
+    )
+    document = tmp_path / "notebook.html"
+    document.write_text(host, encoding="utf-8")
+    opened = open_page(browser, document, tmp_path / "notebook.png")
+    assert_clean(opened, n_columns)
+    page = opened.page
+    style = "e => [getComputedStyle(e).color, getComputedStyle(e).fontFamily]"
+    assert page.eval_on_selector("#host", style) == ["rgb(4, 5, 6)", "serif"]
+    assert page.eval_on_selector("#after", style) == ["rgb(1, 2, 3)", "serif"]
+    page.close()

@@ -10,6 +10,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -228,9 +229,12 @@ def page() -> str:
 def test_page_parses_and_has_every_chart(page: str) -> None:
     parsed = parse_page(page)
     assert parsed.scripts == 0
-    # 25 features + accuracy + 2 missing rates + label coverage + detector firings
+    # 25 features + accuracy + the missing rate that warned + label coverage + detector
+    # firings; the missing rate that stayed ok is listed, not drawn
     charts = svgs(page)
-    assert page.count("<svg") == len(charts) == N_FEATURES + 1 + 2 + 1 + 1
+    assert page.count("<svg") == len(charts) == N_FEATURES + 1 + 1 + 1 + 1
+    quiet = page[page.index('id="quality-quiet"') :]
+    assert "quality.missing_rate on monthly_charges." in quiet[: quiet.index("</p>")]
     drift = page[page.index('id="drift"') : page.index('id="performance"')]
     assert "churn_score" not in drift  # prediction drift is not a feature chart
     for needle in ("http://", "https://"):  # offline: only the SVG namespace
@@ -323,6 +327,25 @@ def test_size_at_25_features_by_30_runs(page: str) -> None:
     assert len(page.encode()) <= 2_000_000
 
 
+def test_plot_data_in_check_details_stays_out_of_the_page(page: str) -> None:
+    # Drift checks carry the numbers of their distribution charts; the history page draws
+    # values over time and must not grow with them.
+    histogram = {"edges": [i / 10 for i in range(21)], "reference": [7] * 20, "current": [9] * 20}
+    runs = [
+        replace(
+            run,
+            checks=tuple(
+                replace(c, details={**c.details, "histogram": histogram}) for c in run.checks
+            ),
+        )
+        for run in synthetic_runs()
+    ]
+    heavy = MonitoringReport("churn", runs, synthetic_events()).to_html()
+    assert len(heavy) == len(page)
+    data = decode(downloads(parse_page(heavy))["churn-monitoring.json"])
+    assert "histogram" not in data
+
+
 def test_no_runs_renders_a_clear_page(tmp_path: Path) -> None:
     out = tmp_path / "empty.html"
     html = MonitoringReport("churn", [], synthetic_events()).to_html(out)
@@ -383,3 +406,16 @@ def test_report_command_on_a_real_project(tmp_path: Path) -> None:
     )
     assert bad.exit_code == 2
     assert "--since must be an ISO 8601 date" in bad.output
+
+
+def test_summary_tells_what_happened_in_time_order(page: str) -> None:
+    table = page[page.index('id="story"') : page.index("</table>", page.index('id="story"'))]
+    kinds = re.findall(r'<tr class="story-([a-z]+)">', table)
+    # the first deploy, churn_score drift from run 0, f07 from run 10, accuracy from run 15,
+    # the retrain and gate, the policy's deploy of v2, the rollback
+    assert kinds == ["deploy", "alert", "alert", "alert", "retrain", "gate", "deploy", "rollback"]
+    assert "drift: f07 (alerted in 20 runs, 15 Jan to 03 Feb, still alerting)" in table
+    assert "performance: accuracy (alerted in 15 runs, 20 Jan to 03 Feb, still alerting)" in table
+    assert "production rolled back from v2 to v1 by a manual rollback" in table
+    assert HOSTILE not in table  # escaped
+    assert "&lt;script&gt;" in table

@@ -1,5 +1,6 @@
 """The SVG chart primitives: well-formed XML, the points and markers asked for, drawn inside
-the viewBox, gaps for missing values, degenerate series, escaped text."""
+the viewBox, gaps for missing values, degenerate series, escaped text; the distribution charts:
+bar heights and lengths proportional to the shares, unseen categories marked."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from watchkeeper._html._distribution import (
+    CURRENT_COLOUR,
+    REFERENCE_COLOUR,
+    UNSEEN_COLOUR,
+    category_chart,
+    histogram_chart,
+)
 from watchkeeper._html._svg import Marker, bar_chart, line_chart
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -144,3 +152,135 @@ def test_mismatched_lengths_are_rejected() -> None:
         line_chart([0, 1], [1, 2], title="t", threshold=[1])
     with pytest.raises(ValueError, match="2 labels but 1 values"):
         bar_chart(["a", "b"], [1.0], title="t")
+
+
+# ---------------------------------------------------------------------- distribution charts
+
+
+def bars(root: ET.Element, css: str) -> list[ET.Element]:
+    return [r for r in root.iter(f"{NS}rect") if r.attrib.get("class") == f"bar {css}"]
+
+
+def rect_inside(root: ET.Element, rect: ET.Element) -> bool:
+    x, y = float(rect.attrib["x"]), float(rect.attrib["y"])
+    w, h = float(rect.attrib["width"]), float(rect.attrib["height"])
+    return w >= 0 and h >= 0 and inside(root, x, y) and inside(root, x + w, y + h)
+
+
+def texts(root: ET.Element) -> list[str]:
+    return [t.text or "" for t in root.iter(f"{NS}text")]
+
+
+def assert_proportional(sizes: list[float], shares: list[float]) -> None:
+    """Drawn sizes over the largest drawn size equal shares over the largest share."""
+    big, top = max(sizes), max(shares)
+    for size, share in zip(sizes, shares, strict=True):
+        assert size / big == pytest.approx(share / top, abs=0.01)
+
+
+def test_histogram_chart_draws_shares_of_each_sample() -> None:
+    edges = [0.0, 1.0, 2.5, 4.0, 10.0]
+    reference, current = [10, 30, 60, 0], [5, 5, 5, 35]
+    root = parse(histogram_chart(edges, reference, current, title="income"))
+    assert root.attrib["class"] == "chart histogram"
+    assert root.find(f"{NS}title").text == "income"  # type: ignore[union-attr]
+    ref_bars, cur_bars = bars(root, "reference"), bars(root, "current")
+    assert len(ref_bars) == len(cur_bars) == 4
+    assert all(r.attrib["fill"] == REFERENCE_COLOUR for r in ref_bars)
+    assert all(r.attrib["fill"] == CURRENT_COLOUR for r in cur_bars)
+    heights = [float(r.attrib["height"]) for r in ref_bars + cur_bars]
+    shares = [c / 100 for c in reference] + [c / 50 for c in current]
+    assert_proportional(heights, shares)
+    for rect in ref_bars + cur_bars:
+        assert rect_inside(root, rect)
+    # bars stand on one baseline, left to right in bin order, the pair of a bin side by side
+    bottoms = {round(float(r.attrib["y"]) + float(r.attrib["height"]), 1) for r in ref_bars}
+    assert len(bottoms) == 1
+    xs = [float(r.attrib["x"]) for pair in zip(ref_bars, cur_bars, strict=True) for r in pair]
+    assert xs == sorted(xs)
+    tips = [r.find(f"{NS}title").text for r in ref_bars]  # type: ignore[union-attr]
+    assert tips[0] == "[0, 1) reference: 10% (10)"
+    assert tips[-1] == "[4, 10] reference: 0% (0)"
+    labels = texts(root)
+    assert {"reference", "current", "0", "10", "70%"} <= set(labels)  # 35 of 50
+    for text in root.iter(f"{NS}text"):
+        assert inside(root, float(text.attrib["x"]), float(text.attrib["y"]))
+
+
+def test_histogram_chart_labels_empty_samples_and_errors() -> None:
+    root = parse(histogram_chart([0.0, 1.0], [0], [0], title="t", x_labels=("low", "high")))
+    assert [float(r.attrib["height"]) for r in bars(root, "reference")] == [0.0]
+    assert {"low", "high"} <= set(texts(root))
+    with pytest.raises(ValueError, match="3 edges need 2 counts per sample"):
+        histogram_chart([0.0, 1.0, 2.0], [1], [1, 2], title="t")
+    with pytest.raises(ValueError, match="strictly increasing"):
+        histogram_chart([0.0, 0.0, 2.0], [1, 1], [1, 2], title="t")
+    with pytest.raises(ValueError, match="1 edges need 0 counts"):
+        histogram_chart([0.0], [], [], title="t")
+
+
+def test_category_chart_marks_unseen_categories() -> None:
+    categories = ["Month-to-month", "One year", "Two year"]
+    reference, current = [550, 210, 240], [300, 100, 50]
+    unseen = [("Weekly", 30), ("Daily", 15)]
+    root = parse(
+        category_chart(
+            categories, reference, current, title="contract", unseen=unseen, other_unseen=5
+        )
+    )
+    assert root.attrib["class"] == "chart categories"
+    ref_bars, cur_bars, new_bars = (
+        bars(root, "reference"),
+        bars(root, "current"),
+        bars(root, "unseen"),
+    )
+    assert len(ref_bars) == len(cur_bars) == 3
+    assert len(new_bars) == 3  # two named unseen categories and the other unseen rows
+    assert all(r.attrib["fill"] == UNSEEN_COLOUR for r in new_bars)
+    n_current = sum(current) + 30 + 15 + 5  # shares of the current sample include unseen rows
+    widths = [float(r.attrib["width"]) for r in ref_bars + cur_bars + new_bars]
+    shares = [c / 1000 for c in reference] + [c / n_current for c in [*current, 30, 15, 5]]
+    assert_proportional(widths, shares)
+    for rect in ref_bars + cur_bars + new_bars:
+        assert rect_inside(root, rect)
+    labels = texts(root)
+    assert labels.count("unseen") == 1 + 3  # the legend, then one word per unseen row
+    assert {"Weekly", "Daily", "(other unseen)", "Month-to-month"} <= set(labels)
+    # unseen rows come below the reference categories
+    ys = [float(r.attrib["y"]) for r in cur_bars + new_bars]
+    assert ys == sorted(ys)
+    marks = [t for t in root.iter(f"{NS}text") if t.attrib.get("class") == "unseen"]
+    for mark, bar in zip(marks, new_bars, strict=True):
+        assert float(mark.attrib["x"]) > float(bar.attrib["x"]) + float(bar.attrib["width"])
+        assert inside(root, float(mark.attrib["x"]) + 30, float(mark.attrib["y"]))
+    assert inside(root, 0, float(root.attrib["height"]))
+
+
+def test_category_chart_without_unseen_and_long_labels() -> None:
+    long = "a very long category label that goes on"
+    root = parse(category_chart([long, "b"], [1, 3], [2, 2], title="c"))
+    assert bars(root, "unseen") == []
+    assert "unseen" not in texts(root)  # no legend entry either
+    shown = [t for t in root.iter(f"{NS}text") if (t.text or "").startswith("a very")]
+    (label,) = shown
+    assert label.text is not None
+    assert len(label.text) <= 18
+    assert label.text.endswith("…")
+    assert label.find(f"{NS}title").text == long  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="2 categories but 1 reference and 2 current"):
+        category_chart(["a", "b"], [1], [1, 2], title="c")
+
+
+def test_distribution_charts_escape_text() -> None:
+    hostile = '<script>alert("x")</script> & "q"'
+    svg = category_chart(
+        [hostile, "b"], [1, 2], [2, 1], title=hostile, unseen=[(hostile, 3)], other_unseen=0
+    )
+    assert "<script>" not in svg
+    root = parse(svg)
+    assert root.find(f"{NS}title").text == hostile  # type: ignore[union-attr]
+    titles = [t.text or "" for t in root.iter(f"{NS}title")]
+    assert any(t.startswith(hostile + ": unseen") for t in titles)
+    hist = histogram_chart([0.0, 1.0], [1], [1], title=hostile, x_labels=(hostile, hostile))
+    assert "<script>" not in hist
+    assert hostile in texts(parse(hist))

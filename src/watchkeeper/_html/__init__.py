@@ -1,5 +1,11 @@
 """HTML building blocks shared by the two HTML documents: server-side SVG charts
-(:mod:`watchkeeper._html._svg`) and the Jinja2 templates with their common stylesheet.
+(:mod:`watchkeeper._html._svg` over time, :mod:`watchkeeper._html._distribution` for one
+comparison), the Jinja2 templates with their common stylesheet, and the helpers both use for
+downloads (:func:`data_uri`, :func:`slug`).
+
+The stylesheet (``templates/_style.css``) scopes every rule under the ``watchkeeper-report``
+class, the element that wraps each page's content, so the same rules style a standalone page
+and a fragment shown inside a notebook without touching the notebook's own elements.
 
 Private, and on the core side of the layering: ``Report.to_html`` (in :mod:`watchkeeper.monitor`)
 and ``MonitoringReport`` (in :mod:`watchkeeper.report`) both render through here. Jinja2 is
@@ -8,12 +14,16 @@ imported only when a page is rendered.
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-__all__ = ["environment"]
+__all__ = ["WRAPPER", "data_uri", "environment", "slug"]
+
+WRAPPER = "watchkeeper-report"
+"""The class of the element that wraps a page's content; every style rule is under it."""
 
 _ENVIRONMENT: list[Environment] = []
 
@@ -32,3 +42,20 @@ def environment() -> Environment:
             )
         )
     return _ENVIRONMENT[0]
+
+
+def data_uri(payload: str, media: str) -> str:
+    """``payload`` (UTF-8) as a base64 ``data:`` URI of type ``media``, for a download link."""
+    return f"data:{media};base64," + base64.b64encode(payload.encode()).decode("ascii")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text`` (letters, digits, ``-_.``; others become ``_``).
+
+    Examples
+    --------
+    >>> slug("monthly charges/<b>"), slug("..")
+    ('monthly_charges__b', 'column')
+    """
+    kept = "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+    return kept.strip("._") or "column"

@@ -53,7 +53,8 @@ def _span(values: Sequence[float]) -> tuple[float, float]:
         pad = abs(lo) * 0.1 or 1.0
         return lo - pad, hi + pad
     pad = (hi - lo) * 0.05
-    return lo - pad, hi + pad
+    # Rates, distances and coverage are never negative: don't pad them below zero.
+    return (lo - pad if lo - pad >= 0 or lo < 0 else 0.0), hi + pad
 
 
 def _open(title: str, width: int, height: int, css: str) -> list[str]:

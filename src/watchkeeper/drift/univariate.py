@@ -5,6 +5,8 @@ p-value and an effect size: KS + normalized Wasserstein for numeric columns, chi
 Jensen-Shannon distance for categorical ones. Both come from the prepared reference (sorted
 values, category table) and the window prepared once (sorted finite values, aligned counts).
 Columns run in threads: the sorts, searches and merges are numpy calls that release the GIL.
+Each result's details also carry the numbers its distribution chart draws
+(:mod:`watchkeeper.drift._plot`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from watchkeeper.baseline._profiles import (
     prepare_categorical,
     prepare_numeric,
 )
+from watchkeeper.drift._plot import categorical_distribution, numeric_histogram
 from watchkeeper.drift.methods import METHODS, MethodOutcome, ks_and_wasserstein
 from watchkeeper.errors import InvalidInputError
 from watchkeeper.results import CheckResult, Status
@@ -145,6 +148,10 @@ def _measure(
             None,
             _numeric_info(prof, prep_n),
         )
+        if target.drift:
+            histogram = numeric_histogram(prof.sorted, prep_n.sorted, discrete=prof.discrete)
+            if histogram is not None:
+                m.info["histogram"] = histogram
         m.skip_reason = _skip_reason(prof.n_valid, prep_n.n_valid, prep_n.n, options)
         if m.skip_reason is None and target.drift:
             _run_numeric(m, prof, prep_n, options)
@@ -162,6 +169,10 @@ def _measure(
         None,
         _categorical_info(prof, prep_c),
     )
+    if target.drift:
+        distribution = categorical_distribution(prof, prep_c)
+        if distribution is not None:
+            m.info["distribution"] = distribution
     m.skip_reason = _skip_reason(prof.n_valid, prep_c.n_valid, prep_c.n, options)
     if m.skip_reason is None and target.drift:
         _run_categorical(m, prof, prep_c, options)

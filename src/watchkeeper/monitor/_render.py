@@ -1,12 +1,12 @@
-"""Renderings of a :class:`~watchkeeper.monitor.report.Report`: text, Markdown, HTML, rich.
+"""Renderings of a :class:`~watchkeeper.monitor.report.Report`: text, Markdown, rich.
 
 Private; :class:`~watchkeeper.monitor.report.Report` is the public entry point. Every renderer
 orders the results the same way (alerts, warnings, ok, skipped; input order within a status),
 shows the same cells (:func:`watchkeeper.monitor._format.cells`) and escapes them for its own
-format: Markdown escapes pipes and inline markup, HTML goes through :func:`html.escape`, rich
-gets :class:`rich.text.Text` objects (never markup strings). Text, Markdown and rich show one
-section per check family and per segment (:func:`watchkeeper.monitor._format.sections`)
-under the status line; HTML keeps one table.
+format: Markdown escapes pipes and inline markup, rich gets :class:`rich.text.Text` objects
+(never markup strings). Each shows one section per check family and per segment
+(:func:`watchkeeper.monitor._format.sections`) under the status line. The HTML rendering,
+with charts, is :mod:`watchkeeper.monitor._html_report`.
 
 :func:`render_chunked_markdown` renders a
 :class:`~watchkeeper.monitor.chunked.ChunkedReport` as one Markdown table of its chunks.
@@ -14,9 +14,7 @@ under the status line; HTML keeps one table.
 
 from __future__ import annotations
 
-import html
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from watchkeeper.monitor._format import (
     HEADERS,
@@ -34,7 +32,7 @@ from watchkeeper.monitor._format import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     from rich.console import Console
 
@@ -45,8 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "render_chunked_markdown",
-    "render_html_document",
-    "render_html_fragment",
     "render_markdown",
     "render_rich",
     "render_text",
@@ -59,7 +55,6 @@ _CHUNK_LABELS = 8
 # When a text table is too wide, shrink these columns (index, narrowest allowed) in this order.
 _SHRINK_ORDER = ((6, 10), (2, 8), (1, 8))
 
-_HTML_COLOURS = {"alert": "#c62828", "warning": "#e65100", "ok": "#2e7d32", "skipped": "#757575"}
 _RICH_MIN_WIDTHS = {1: 8, 2: 6, 6: 10}
 _RICH_STYLES = {"alert": "bold red", "warning": "yellow", "ok": "green", "skipped": "dim"}
 
@@ -246,97 +241,6 @@ def render_chunked_markdown(chunked: ChunkedReport) -> str:
             )
             lines.append("| " + " | ".join(_md_escape(cell) for cell in row) + " |")
     return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- HTML
-
-_TABLE_STYLE = "border-collapse:collapse;font-size:13px;margin:4px 0"
-_HEAD_ROW_STYLE = "border-bottom:2px solid #999"
-_ROW_STYLE = "border-bottom:1px solid #ddd"
-# Explicit alignment on every cell: notebook stylesheets right-align table cells by default.
-_TEXT_CELL_STYLE = "padding:2px 8px;text-align:left"
-_NUM_CELL_STYLE = "padding:2px 8px;text-align:right;white-space:nowrap"
-_BADGE_STYLE = "background:{colour};color:#fff;padding:1px 6px;border-radius:3px;font-weight:600"
-
-
-def _badge(status: str) -> str:
-    colour = _HTML_COLOURS.get(status, "#757575")
-    style = _BADGE_STYLE.format(colour=colour)
-    return f'<span style="{style}">{html.escape(status)}</span>'
-
-
-def _html_row(tag: str, row: Sequence[str], style: str) -> str:
-    tds = "".join(
-        f'<{tag} style="{_NUM_CELL_STYLE if i in NUMERIC_COLUMNS else _TEXT_CELL_STYLE}">'
-        f"{cell}</{tag}>"
-        for i, cell in enumerate(row)
-    )
-    return f'<tr style="{style}">{tds}</tr>'
-
-
-def _html_table(checks: Sequence[CheckResult]) -> str:
-    head = _html_row("th", [html.escape(h) for h in HEADERS], _HEAD_ROW_STYLE)
-    body = "".join(
-        _html_row("td", [_badge(row[0]), *(html.escape(cell) for cell in row[1:])], _ROW_STYLE)
-        for row in map(cells, checks)
-    )
-    return f'<table style="{_TABLE_STYLE}"><thead>{head}</thead><tbody>{body}</tbody></table>'
-
-
-def render_html_fragment(checks: Sequence[CheckResult], summary: Summary) -> str:
-    """A self-contained ``<div>``: status line, problems table, the rest in ``<details>``."""
-    parts = [
-        '<div class="watchkeeper-report">',
-        f'<p style="margin:0 0 6px 0"><strong>Status:</strong> {_badge(summary.status)} — '
-        f"{html.escape(status_phrase(summary.counts))}</p>",
-    ]
-    context = _context(summary)
-    if context is not None:
-        parts.append(f'<p style="margin:0 0 6px 0">{html.escape(context)}</p>')
-    if checks:
-        problems, rest = _split(checks)
-        parts.append(_html_table(problems) if problems else "<p>No alerts or warnings.</p>")
-        if rest:
-            parts.append(
-                f"<details><summary>{_rest_phrase(rest)}</summary>{_html_table(rest)}</details>"
-            )
-    parts.append("</div>")
-    return "\n".join(parts)
-
-
-_DOCUMENT_CSS = (
-    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem;"
-    "color:#222}h1{font-size:1.4rem}dl{display:grid;grid-template-columns:max-content auto;"
-    "gap:2px 12px;font-size:13px}dt{font-weight:600}dd{margin:0;white-space:pre-wrap}"
-    "summary{cursor:pointer;margin:8px 0}"
-)
-
-
-def _metadata_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def render_html_document(
-    checks: Sequence[CheckResult], summary: Summary, metadata: Mapping[str, Any]
-) -> str:
-    """A complete standalone HTML page: title, metadata list and the report fragment."""
-    title = html.escape(f"watchkeeper report — {summary.status}")
-    items = "".join(
-        f"<dt>{html.escape(str(key))}</dt><dd>{html.escape(_metadata_text(value))}</dd>"
-        for key, value in metadata.items()
-    )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{title}</title>\n<style>{_DOCUMENT_CSS}</style>\n</head>\n<body>\n"
-        "<h1>watchkeeper report</h1>\n"
-        + (f"<dl>{items}</dl>\n" if items else "")
-        + render_html_fragment(checks, summary)
-        + "\n</body>\n</html>\n"
-    )
 
 
 # --------------------------------------------------------------------------- rich

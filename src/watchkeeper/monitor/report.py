@@ -2,8 +2,9 @@
 
 A report is immutable. It serializes to a versioned, JSON-safe dict (``schema_version``) and
 reads back exactly; it renders as plain text (the CLI and ``print``), GitHub-flavoured
-Markdown (CI comments), HTML (notebooks and a standalone page) and a rich table (terminals).
-pandas and rich are imported only by the methods that need them.
+Markdown (CI comments), HTML with distribution charts (notebooks and a standalone page) and a
+rich table (terminals). pandas, rich and Jinja2 are imported only by the methods that need
+them.
 """
 
 from __future__ import annotations
@@ -356,12 +357,35 @@ class Report:
         return _render.render_markdown(self._checks, self.summary)
 
     def _repr_html_(self) -> str:
-        """A self-contained, escaped HTML table for notebooks (inline CSS, no scripts)."""
-        return _render.render_html_fragment(self._checks, self.summary)
+        """The report for a notebook: the same content as :meth:`to_html` in one ``<div>``
+        whose stylesheet is scoped to it (no ``<html>``/``<body>``, no scripts)."""
+        from watchkeeper.monitor._html_report import render_fragment
+
+        return render_fragment(self)
 
     def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
-        """A standalone HTML document; also written to ``path`` (UTF-8) when given."""
-        document = _render.render_html_document(self._checks, self.summary, self._metadata)
+        """A standalone, offline HTML document of the comparison.
+
+        Summary first (status, what changed, what to look at first, drifted columns ranked
+        by effect size), then one figure per column with its reference and current
+        distributions, the drift statistic, p-value, threshold and verdict and its other
+        checks, then the data-quality, performance, dataset-level and segment tables. Charts
+        are SVG drawn here; each has a CSV download of its numbers and the page one JSON
+        download of :meth:`to_json`. No JavaScript, no external resources.
+
+        Parameters
+        ----------
+        path
+            Also write the document there (UTF-8) when given.
+
+        Returns
+        -------
+        str
+            The document.
+        """
+        from watchkeeper.monitor._html_report import render_document
+
+        document = render_document(self)
         if path is not None:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(document)

@@ -9,7 +9,6 @@ of the numbers it draws, and the page carries one JSON download of all of it.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -19,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from watchkeeper._html import environment
+from watchkeeper._html import data_uri, environment, slug
 from watchkeeper._html._svg import Marker, bar_chart, line_chart
+from watchkeeper.report._story import story
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -67,17 +67,8 @@ class _Chart:
     note: str
 
 
-def _data_uri(payload: str, media: str) -> str:
-    return f"data:{media};base64," + base64.b64encode(payload.encode()).decode("ascii")
-
-
 def _num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
-
-
-def _slug(text: str) -> str:
-    kept = "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-    return kept.strip("._") or "column"
 
 
 class MonitoringReport:
@@ -193,7 +184,7 @@ class MonitoringReport:
             title,
             Markup(svg),  # built by _svg, which escapes every text
             filename,
-            _data_uri(buffer.getvalue(), "text/csv"),
+            data_uri(buffer.getvalue(), "text/csv"),
             worst,
             note,
         )
@@ -224,9 +215,9 @@ class MonitoringReport:
         ranked = sorted(found.items(), key=self._order)
         charts = []
         for (check, column), results in ranked[:MAX_FEATURES]:
-            name = _slug(str(column))
+            name = slug(str(column))
             if per_column[column] > 1:
-                name += "-" + _slug(check.split(".", 1)[-1])
+                name += "-" + slug(check.split(".", 1)[-1])
             charts.append(self._chart("drift", (check, column), results, f"drift-{name}.csv"))
         return charts, max(0, len(ranked) - MAX_FEATURES)
 
@@ -237,29 +228,38 @@ class MonitoringReport:
                 "performance",
                 key,
                 results,
-                f"performance-{_slug(key[0].split('.', 1)[-1])}"
-                + ("" if key[1] is None else f"-{_slug(key[1])}")
+                f"performance-{slug(key[0].split('.', 1)[-1])}"
+                + ("" if key[1] is None else f"-{slug(key[1])}")
                 + ".csv",
                 line="reference",
             )
             for key, results in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
         ]
 
-    def _quality(self) -> tuple[list[_Chart], int]:
+    def _quality(self) -> tuple[list[_Chart], int, dict[str, list[str]]]:
+        """Charts of the quality checks that alerted or warned at least once (worst first);
+        how many of those did not fit; and the checks that stayed ok in every run, as
+        ``{check: [columns]}`` (listed, not drawn: a flat line says nothing)."""
         found = self._series(lambda c: c.family == "quality" and c.value is not None)
-        ranked = sorted(found.items(), key=self._order)
+        flagged: list[tuple[tuple[str, str | None], list[CheckResult | None]]] = []
+        quiet: dict[str, list[str]] = {}
+        for key, results in sorted(found.items(), key=self._order):
+            if any(c is not None and c.status in _SEVERITY for c in results):
+                flagged.append((key, results))
+            else:
+                quiet.setdefault(key[0], []).append(key[1] or "(dataset)")
         charts = [
             self._chart(
                 "quality",
                 key,
                 results,
-                f"quality-{_slug(key[0].split('.', 1)[-1])}"
-                + ("" if key[1] is None else f"-{_slug(key[1])}")
+                f"quality-{slug(key[0].split('.', 1)[-1])}"
+                + ("" if key[1] is None else f"-{slug(key[1])}")
                 + ".csv",
             )
-            for key, results in ranked[:MAX_QUALITY]
+            for key, results in flagged[:MAX_QUALITY]
         ]
-        return charts, max(0, len(ranked) - MAX_QUALITY)
+        return charts, max(0, len(flagged) - MAX_QUALITY), dict(sorted(quiet.items()))
 
     def _coverage(self) -> list[_Chart]:
         found = self._series(lambda c: c.check == "monitor.label_coverage")
@@ -285,7 +285,7 @@ class MonitoringReport:
             "Concept-drift detector firings (runs in which each detector fired)",
             Markup(svg),  # built by _svg, which escapes every text
             "concept-drift-firings.csv",
-            _data_uri(text, "text/csv"),
+            data_uri(text, "text/csv"),
             "alert" if rows else "ok",
             "",
         )
@@ -303,6 +303,8 @@ class MonitoringReport:
         return flagged[:MAX_FIRST]
 
     def _timeline(self) -> list[Event]:
+        """The period's deployments, rollbacks, retrains, gates and decisions, oldest first
+        (policy decisions to do nothing are left out)."""
         out = []
         for e in self.events:
             if e.kind not in _TIMELINE:
@@ -313,10 +315,17 @@ class MonitoringReport:
         return out
 
     @staticmethod
+    def _routine(event: Event) -> bool:
+        """A guard check that found nothing wrong: listed apart, below the timeline."""
+        return event.kind == "guard_check" and not event.details.get("reasons")
+
+    @staticmethod
     def _what(event: Event) -> str:
         if event.kind == "alias_move":
             verb = "rollback" if event.trigger in ("rollback", "guard") else "deploy"
             start = "" if event.from_version is None else f"v{event.from_version} -> "
+            if event.to_version is None:
+                return f"remove {event.alias} (was v{event.from_version}) ({event.trigger})"
             return f"{verb} {event.alias}: {start}v{event.to_version} ({event.trigger})"
         if event.kind == "policy_decision":
             return f"policy decision: {event.details.get('action')}"
@@ -366,20 +375,22 @@ class MonitoringReport:
     # ------------------------------------------------------------------ rendering
     def to_html(self, path: str | Path | None = None) -> str:
         """The report as one HTML document (written to ``path`` too when given)."""
+        timeline = self._timeline()
         context: dict[str, Any] = {
             "model": self.model,
             "runs": self.runs,
             "since": self.since,
             "until": self.until,
-            "timeline": [(e, self._what(e)) for e in self._timeline()],
-            "json_uri": _data_uri(
+            "timeline": [(e, self._what(e)) for e in timeline if not self._routine(e)],
+            "routine": [(e, self._what(e)) for e in timeline if self._routine(e)],
+            "json_uri": data_uri(
                 json.dumps(self.to_dict(), separators=(",", ":")), "application/json"
             ),
-            "json_name": f"{_slug(self.model)}-monitoring.json",
+            "json_name": f"{slug(self.model)}-monitoring.json",
         }
         if self.runs:
             drift, drift_more = self._drift()
-            quality, quality_more = self._quality()
+            quality, quality_more, quality_quiet = self._quality()
             detectors, firings = self._firings()
             latest = self.runs[-1]
             context.update(
@@ -391,6 +402,8 @@ class MonitoringReport:
                 performance=self._performance(),
                 quality=quality,
                 quality_more=quality_more,
+                quality_quiet=quality_quiet,
+                story=story(self.runs, self.events),
                 coverage=self._coverage(),
                 detectors=detectors,
                 firings=firings,
