@@ -14,6 +14,24 @@ from typing import Any
 import pytest
 
 PG_ENV = "WATCHKEEPER_TEST_DATABASE_URL"
+# .ci/run sets this: a test that would skip because promtool, Prometheus, Chromium or
+# Playwright is missing fails instead, so CI cannot pass with those tests not run.
+REQUIRE_TOOLS_ENV = "WATCHKEEPER_REQUIRE_TOOLS"
+_TOOLS = ("promtool", "prometheus", "chromium", "playwright")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if os.environ.get(REQUIRE_TOOLS_ENV) != "1" or not report.skipped:
+        return
+    reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+    if any(tool in reason.lower() for tool in _TOOLS):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} would skip ({reason}), but {REQUIRE_TOOLS_ENV}=1 requires the tool"
+        )
 
 
 def _postgres_url() -> str | None:

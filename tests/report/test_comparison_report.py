@@ -339,6 +339,16 @@ def test_repr_html_is_a_fragment_with_a_scoped_stylesheet(churn_report: Report) 
         assert selector.startswith(".watchkeeper-report"), selector
     # the same body as the document
     assert len(page.charts) == len(Page(churn_report.to_html()).charts)
+    # two fragments on one notebook page: each one's column links land on its own figures
+    ids = [
+        set(re.findall(r'<figure [^>]*id="([^"]+)"', f))
+        for f in (fragment, churn_report._repr_html_())
+    ]
+    assert ids[0]
+    assert not ids[0] & ids[1]
+    links = set(re.findall(r'href="#([^"]+)"', fragment))
+    assert links
+    assert links <= ids[0]
 
 
 def test_to_html_writes_the_document(churn_report: Report, tmp_path: Path) -> None:

@@ -414,8 +414,108 @@ def test_summary_tells_what_happened_in_time_order(page: str) -> None:
     # the first deploy, churn_score drift from run 0, f07 from run 10, accuracy from run 15,
     # the retrain and gate, the policy's deploy of v2, the rollback
     assert kinds == ["deploy", "alert", "alert", "alert", "retrain", "gate", "deploy", "rollback"]
-    assert "drift: f07 (alerted in 20 runs, 15 Jan to 03 Feb, still alerting)" in table
-    assert "performance: accuracy (alerted in 15 runs, 20 Jan to 03 Feb, still alerting)" in table
+    # peak at the last run: 0.01 + 0.007 + 0.0029 + 0.2 = 0.2199
+    assert "drift: f07 0.22 (20 runs, still alerting)" in table
+    assert "performance: accuracy 0.7 (15 runs, still alerting)" in table
+    assert '<td class="when">15 Jan 00:00 to 03 Feb 00:00</td>' in table
     assert "production rolled back from v2 to v1 by a manual rollback" in table
     assert HOSTILE not in table  # escaped
     assert "&lt;script&gt;" in table
+
+
+def test_performance_charts_draw_each_runs_band_and_export_it() -> None:
+    runs = []
+    for i in range(4):
+        value = 0.85 - 0.05 * i
+        check = CheckResult(
+            check="performance.roc_auc",
+            column=None,
+            value=value,
+            reference_value=0.85,
+            threshold=0.02,
+            status="alert" if value < 0.8 else "ok",
+            details={"band_lower": 0.8 - 0.01 * i, "band_upper": 0.9 + 0.01 * i},
+        )
+        runs.append(run_at(i, [check] if i != 2 else []))  # run 2 has no labels
+    page = MonitoringReport("churn", runs).to_html()
+    section = page[page.index('id="performance"') : page.index('id="quality"')]
+    (chart,) = svgs(section)
+    polygons = list(chart.iter("{http://www.w3.org/2000/svg}polygon"))
+    assert [p.attrib["class"] for p in polygons] == ["band", "band"]  # runs 0-1 and 3
+    (uri,) = [v for k, v in downloads(parse_page(section)).items() if k.endswith(".csv")]
+    rows = list(csv.DictReader(io.StringIO(decode(uri))))
+    assert [r["band_lower"] for r in rows] == ["0.8", "0.79", "", "0.77"]
+    assert [r["band_upper"] for r in rows] == ["0.9", "0.91", "", "0.93"]
+
+
+def test_naive_times_are_utc_and_an_empty_period_is_refused() -> None:
+    naive = MonitoringReport(
+        "churn", synthetic_runs(), synthetic_events(), since=datetime(2026, 1, 20)
+    )
+    assert naive.since == datetime(2026, 1, 20, tzinfo=UTC)
+    assert [e.id for e in naive.events] == [4, 5, 6, 7, 8]  # from 23 Jan on
+    with pytest.raises(watchkeeper.errors.InvalidParameterError, match=r"'until' .* after 'since'"):
+        MonitoringReport("churn", [], since=T0, until=T0)
+
+
+def test_shadow_moves_are_not_drawn_as_deployments_or_rollbacks() -> None:
+    events = [
+        *synthetic_events(),
+        event(
+            9,
+            "alias_move",
+            T0 + 20 * DAY,
+            "watch",
+            alias="shadow",
+            to_version=1,
+            trigger="policy",
+            details={"guard_of": 2},
+        ),
+        event(
+            10,
+            "alias_move",
+            T0 + 25 * DAY,
+            "stop",
+            alias="shadow",
+            from_version=1,
+            to_version=None,
+            trigger="guard",
+        ),
+    ]
+    page = MonitoringReport("churn", synthetic_runs(), events).to_html()
+    first = next(c for c in svgs(page) if "line" in c.attrib["class"])
+    classes = [e.attrib["class"] for e in first.iter("{http://www.w3.org/2000/svg}line")]
+    assert classes.count("event deploy") == 1
+    assert classes.count("event rollback") == 1
+    assert "vNone" not in page
+
+
+def test_a_period_without_runs_still_tells_its_events() -> None:
+    page = MonitoringReport("churn", [], synthetic_events()).to_html()
+    assert "No monitor runs yet" in page
+    table = page[page.index('id="story"') : page.index("</table>", page.index('id="story"'))]
+    assert re.findall(r'<tr class="story-([a-z]+)">', table) == [
+        "deploy",
+        "retrain",
+        "gate",
+        "deploy",
+        "rollback",
+    ]
+
+
+def test_the_json_has_the_story_and_the_bands() -> None:
+    check = CheckResult(
+        "performance.roc_auc",
+        None,
+        0.7,
+        reference_value=0.85,
+        threshold=0.02,
+        status="alert",
+        details={"band_lower": 0.8, "band_upper": 0.9},
+    )
+    data = MonitoringReport("churn", [run_at(0, [check])], synthetic_events()).to_dict()
+    (stored,) = data["runs"][0]["checks"]
+    assert stored["band"] == [0.8, 0.9]
+    assert [line["kind"] for line in data["story"]][:2] == ["deploy", "alert"]
+    assert data["story"][1]["text"] == "performance: roc_auc 0.7 (the latest run)"
+    json.dumps(data, allow_nan=False)

@@ -70,11 +70,13 @@ def test_episodes_on_the_same_runs_are_told_together_by_family() -> None:
     lines = story(runs, [])
     assert [line.kind for line in lines] == ["alert", "alert"]
     accuracy_line, together = sorted(lines, key=lambda line: line.until is not None)
-    assert accuracy_line.text == "performance: accuracy (alerted in one run)"
+    assert accuracy_line.text == "performance: accuracy 0.7 (one run)"
+    # each item with its peak value
     assert together.text == (
-        "drift: charges, score (model output), tenure; data quality: out of range on tenure "
-        "(alerted in 2 runs, 05 Jan to 06 Jan)"
+        "drift: charges 0.4, score (model output) 0.3, tenure 0.5; "
+        "data quality: out of range on tenure 0.2 (2 runs)"
     )
+    assert together.runs == 2
     assert (together.at, together.until) == (day(0), day(1))
 
 
@@ -82,7 +84,7 @@ def test_long_lists_are_cut() -> None:
     runs = runs_of([drift(f"f{i}", 0.5) for i in range(9)])
     (line,) = story(runs, [])
     assert line.text == (
-        "drift: f0, f1, f2, f3, f4, f5 and 3 more (alerted in one run (the latest))"
+        "drift: f0 0.5, f1 0.5, f2 0.5, f3 0.5, f4 0.5, f5 0.5 and 3 more (the latest run)"
     )
 
 
@@ -155,3 +157,36 @@ def test_alerts_come_before_the_events_they_led_to_at_the_same_time() -> None:
 
 def test_no_runs_and_no_events_tell_nothing() -> None:
     assert story([], []) == []
+
+
+def test_flapping_checks_are_cut_to_the_longest_episodes_and_every_event_is_kept() -> None:
+    # "age" alerts on even runs (20 one-run episodes); "tenure" alerts runs 50..59 (one
+    # ten-run episode); a deployment and a retrain in between.
+    checks = []
+    for i in range(60):
+        run = [
+            drift(
+                "age",
+                0.3 if i % 2 == 0 and i < 40 else 0.01,
+                "alert" if i % 2 == 0 and i < 40 else "ok",
+            )
+        ]
+        run.append(drift("tenure", 0.4 if i >= 50 else 0.01, "alert" if i >= 50 else "ok"))
+        checks.append(run)
+    runs = runs_of(*checks)
+    events = [
+        event(1, "alias_move", day(5), "first", alias="production", to_version=1, trigger="manual"),
+        event(2, "retrain", day(45), "drift", version=2),
+    ]
+    whole = story(runs, events)
+    assert len(whole) == 20 + 1 + 2
+    cut = story(runs, events, max_lines=8)
+    assert len(cut) == 8
+    kinds = [line.kind for line in cut]
+    assert kinds.count("deploy") == kinds.count("retrain") == 1
+    assert kinds[-1] == "more"
+    assert cut[-1].text.startswith("and 16 shorter alert episodes not listed")
+    # the ten-run episode survives the cut; the kept lines stay in time order
+    assert any(line.runs == 10 for line in cut)
+    times = [line.at for line in cut[:-1]]
+    assert times == sorted(times)

@@ -147,7 +147,31 @@ def test_bar_chart() -> None:
     assert not [r for r in nothing.iter(f"{NS}rect") if r.attrib.get("class") == "bar"]
 
 
+def test_per_point_bands_follow_the_points_and_break_where_missing() -> None:
+    x, y = [0, 1, 2, 3, 4], [0.80, 0.82, 0.70, None, 0.81]
+    bands = [(0.75, 0.85), (0.76, 0.86), None, None, (0.74, 0.84)]
+    root = parse(line_chart(x, y, title="auc", bands=bands))
+    polygons = [p for p in root.iter(f"{NS}polygon") if p.attrib["class"] == "band"]
+    assert len(polygons) == 2  # runs 0-1, and the lone run 4
+    first = [tuple(map(float, p.split(","))) for p in polygons[0].attrib["points"].split()]
+    assert len(first) == 4  # upper edge left to right, lower edge right to left
+    series, _ = polyline_points(root, "series")  # broken at the missing point
+    # the points sit inside their band: between its upper and lower edge at the same x
+    for (px, py), (ux, uy), (lx, ly) in zip(series[:2], first[:2], first[:1:-1], strict=True):
+        assert px == ux == lx
+        assert uy < py < ly
+    for xx, yy in first:
+        assert inside(root, xx, yy)
+    # a band's edges count towards the y range: a band wider than the points is not clipped
+    wide = parse(line_chart([0, 1], [0.5, 0.5], title="w", bands=[(0.0, 1.0), (0.0, 1.0)]))
+    (band,) = (p for p in wide.iter(f"{NS}polygon") if p.attrib["class"] == "band")
+    for pair in band.attrib["points"].split():
+        assert inside(wide, *map(float, pair.split(",")))
+
+
 def test_mismatched_lengths_are_rejected() -> None:
+    with pytest.raises(ValueError, match="bands has 1 items; x has 2"):
+        line_chart([0, 1], [1, 2], title="t", bands=[(0.0, 1.0)])
     with pytest.raises(ValueError, match="threshold has 1 items; x has 2"):
         line_chart([0, 1], [1, 2], title="t", threshold=[1])
     with pytest.raises(ValueError, match="2 labels but 1 values"):

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from tests.conftest import drifted_churn_project
-from tests.server.conftest import ADMIN_TOKEN, ServerProcess
+from tests.server.conftest import ADMIN_TOKEN, ServerProcess, write_serve_config
 
 from watchkeeper.clock import SimulatedClock
 from watchkeeper.datasets import CHURN_FEATURES
@@ -122,7 +122,7 @@ def test_the_page_shows_the_models_runs_and_charts(
     response = open_client.get(URL)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["cache-control"] == "private, no-cache"
     assert re.fullmatch(r'"[0-9a-f]{32}"', response.headers["etag"])
     assert "default-src 'none'" in response.headers["content-security-policy"]
     html = response.text
@@ -256,6 +256,23 @@ def test_without_an_admin_token_the_report_is_open(open_client: TestClient) -> N
     assert open_client.get(URL, headers={"Authorization": "Bearer anything"}).status_code == 200
 
 
+def test_without_an_admin_token_a_required_predict_token_guards_the_report(
+    opened: Project, folder: Path
+) -> None:
+    write_serve_config(folder, require_predict_token=True)
+    with (
+        Project(folder, clock=SimulatedClock(T2 + timedelta(hours=1))) as project,
+        TestClient(create_app(project, environ={"WATCHKEEPER_PREDICT_TOKEN": "p-tok"})) as client,
+    ):
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            response = client.get(URL, headers=headers)
+            assert response.status_code == 401, headers
+            assert response.json()["field"] == "Authorization"
+        allowed = client.get(URL, headers={"Authorization": "Bearer p-tok"})
+        assert allowed.status_code == 200
+        assert allowed.headers["cache-control"] == "private, no-cache"
+
+
 # ---------------------------------------------------------------------------- ETag
 
 
@@ -277,7 +294,7 @@ def test_etag_round_trip_and_a_new_run_changes_it(
         assert cached.status_code == 304, header
         assert cached.content == b""
         assert cached.headers["etag"] == etag
-        assert cached.headers["cache-control"] == "no-cache"
+        assert cached.headers["cache-control"] == "private, no-cache"
     assert renders == []  # 304 without building the page
     stale = open_client.get(URL, headers={"If-None-Match": '"not-the-tag"'})
     assert stale.status_code == 200

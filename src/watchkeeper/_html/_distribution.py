@@ -95,8 +95,12 @@ def histogram_chart(
             f"histogram_chart: {len(edges)} edges need {max(n, 0)} counts per sample; got "
             f"{len(reference)} reference and {len(current)} current counts."
         )
-    if any(b <= a for a, b in pairwise(edges)):
-        raise ValueError("histogram_chart: the edges must be strictly increasing.")
+    for i, (a, b) in enumerate(pairwise(edges)):
+        if not b > a:
+            raise ValueError(
+                f"histogram_chart: the edges must be strictly increasing. Got edges[{i}] = "
+                f"{a!r} and edges[{i + 1}] = {b!r}."
+            )
     ref_s = _shares(reference, float(sum(reference)))
     cur_s = _shares(current, float(sum(current)))
     top = max(ref_s + cur_s) or 1.0

@@ -72,6 +72,7 @@ def line_chart(
     title: str,
     threshold: Sequence[float | None] | None = None,
     band: tuple[float, float] | None = None,
+    bands: Sequence[tuple[float, float] | None] | None = None,
     statuses: Sequence[str] | None = None,
     markers: Sequence[Marker] = (),
     x_labels: tuple[str, str] = ("", ""),
@@ -92,6 +93,9 @@ def line_chart(
         A second series drawn as a dashed line (a threshold or reference value per point).
     band
         ``(low, high)``: a shaded horizontal band (an acceptable range).
+    bands
+        One ``(low, high)`` or None per point: a shaded band that follows the points (an
+        acceptable range that changes from run to run); it breaks where a point has none.
     statuses
         One status per point; ``alert`` points get a red marker, ``warning`` an amber one.
     markers
@@ -107,16 +111,19 @@ def line_chart(
     Raises
     ------
     ValueError
-        If ``x``, ``y``, ``threshold`` or ``statuses`` differ in length.
+        If ``x``, ``y``, ``threshold``, ``bands`` or ``statuses`` differ in length.
     """
     n = len(x)
-    for what, seq in (("y", y), ("threshold", threshold), ("statuses", statuses)):
+    checked = (("y", y), ("threshold", threshold), ("bands", bands), ("statuses", statuses))
+    for what, seq in checked:
         if seq is not None and len(seq) != n:
             raise ValueError(f"line_chart: {what} has {len(seq)} items; x has {n}.")
     shown = [v for v in y if _finite(v)]
     limits = [v for v in (threshold or ()) if _finite(v)]
     if band is not None:
         limits += [v for v in band if _finite(v)]
+    band_points = [b if b is not None and all(_finite(v) for v in b) else None for b in bands or ()]
+    limits += [v for b in band_points if b is not None for v in b]
     parts = _open(title, width, height, "line")
     if not shown:
         parts.append(
@@ -146,6 +153,7 @@ def line_chart(
             f'<rect class="band" x="{_LEFT}" y="{_fmt(top)}" width="{plot_w}" '
             f'height="{_fmt(bottom - top)}" fill="#2a9d8f" fill-opacity="0.12"/>'
         )
+    parts += _band_polygons(x, band_points, px, py)
     for text, at in ((_label(y_hi), _TOP + 8), (_label(y_lo), _TOP + plot_h)):
         parts.append(
             f'<text class="axis" x="{_LEFT - 4}" y="{at:.1f}" text-anchor="end">'
@@ -181,6 +189,37 @@ def line_chart(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _band_polygons(
+    x: Sequence[float],
+    bands: Sequence[tuple[float, float] | None],
+    px: Callable[[float], float],
+    py: Callable[[float], float],
+) -> list[str]:
+    """One shaded ``<polygon class="band">`` per run of points that have a band (a lone
+    point's band is a short vertical bar)."""
+    runs: list[list[tuple[float, float, float]]] = [[]]
+    for xi, b in zip(x, bands, strict=False):
+        if b is None:
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append((px(xi), py(max(b)), py(min(b))))
+    out = []
+    for run in runs:
+        if not run:
+            continue
+        if len(run) == 1:
+            cx, top, bottom = run[0]
+            run = [(cx - 1.5, top, bottom), (cx + 1.5, top, bottom)]
+        upper = [f"{_fmt(cx)},{_fmt(top)}" for cx, top, _ in run]
+        lower = [f"{_fmt(cx)},{_fmt(bottom)}" for cx, _, bottom in reversed(run)]
+        out.append(
+            f'<polygon class="band" points="{" ".join(upper + lower)}" fill="#2a9d8f" '
+            'fill-opacity="0.15" stroke="none"/>'
+        )
+    return out
 
 
 def _polylines(

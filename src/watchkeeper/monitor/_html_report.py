@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -305,8 +306,9 @@ def _feature_order(check: CheckResult) -> tuple[int, float]:
     return _SEVERITY.get(check.status, 4), -_effect(check) if problem else 0.0
 
 
-def features(checks: Sequence[CheckResult]) -> list[Feature]:
-    """One :class:`Feature` per column with a whole-window drift check, in display order."""
+def features(checks: Sequence[CheckResult], *, prefix: str = "") -> list[Feature]:
+    """One :class:`Feature` per column with a whole-window drift check, in display order;
+    ``prefix`` starts each figure's anchor id."""
     whole = [c for c in checks if c.segment is None and c.column is not None]
     primary: dict[str, CheckResult] = {}
     for c in whole:
@@ -328,7 +330,7 @@ def features(checks: Sequence[CheckResult]) -> list[Feature]:
             csv_uri = data_uri(table, "text/csv")
         out.append(
             Feature(
-                anchor=f"column-{i + 1}",
+                anchor=f"{prefix}column-{i + 1}",
                 column=column,
                 check=check,
                 role=str(d.get("role", "feature")),
@@ -356,11 +358,11 @@ def _metadata(metadata: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list[
     return facts, rest
 
 
-def _context(report: Report) -> dict[str, Any]:
+def _context(report: Report, *, prefix: str = "") -> dict[str, Any]:
     checks = report.checks
     summary = report.summary
     whole = [c for c in checks if c.segment is None]
-    shown = features(checks)
+    shown = features(checks, prefix=prefix)
     anchors = {f.column: f.anchor for f in shown}
     quality = ordered(c for c in whole if c.family == "quality")
     meta_facts, meta_rest = _metadata(report.metadata)
@@ -394,4 +396,7 @@ def render_document(report: Report) -> str:
 
 def render_fragment(report: Report) -> str:
     """The notebook fragment: one ``<div>`` with its own scoped stylesheet, no scripts."""
-    return environment().get_template("_comparison_fragment.html.j2").render(_context(report))
+    # Several reports can share a notebook page: their column links must not collide.
+    prefix = f"wk-{uuid.uuid4().hex[:8]}-"
+    template = environment().get_template("_comparison_fragment.html.j2")
+    return template.render(_context(report, prefix=prefix))

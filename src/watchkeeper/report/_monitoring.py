@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,18 @@ class _Chart:
     note: str
 
 
+def _band(check: CheckResult | None) -> tuple[float, float] | None:
+    """A performance check's acceptable band for its run (``details.band_lower/upper``)."""
+    if check is None:
+        return None
+    low, high = check.details.get("band_lower"), check.details.get("band_upper")
+    if not (isinstance(low, int | float) and isinstance(high, int | float)):
+        return None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    return float(low), float(high)
+
+
 def _num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
@@ -96,6 +109,16 @@ class MonitoringReport:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> None:
+        from watchkeeper.clock import as_utc
+        from watchkeeper.errors import InvalidParameterError
+
+        since = None if since is None else as_utc(since)  # naive = UTC, as everywhere
+        until = None if until is None else as_utc(until)
+        if since is not None and until is not None and since >= until:
+            raise InvalidParameterError(
+                f"The 'until' parameter of MonitoringReport must be after 'since'. Got "
+                f"since={since.isoformat()} and until={until.isoformat()} instead."
+            )
         self.model = model
         self.runs = sorted(runs, key=lambda r: (r.ran_at, r.id))
         self.since = since
@@ -116,8 +139,11 @@ class MonitoringReport:
         until: datetime | None = None,
     ) -> MonitoringReport:
         """``name``'s runs with ``since <= ran_at < until`` and its history in that period."""
+        from watchkeeper.clock import as_utc
         from watchkeeper.ops._history import load_runs
 
+        since = None if since is None else as_utc(since)
+        until = None if until is None else as_utc(until)
         runs = load_runs(project.database, name, since=since, until=until, with_checks=True)
         return cls(name, runs, project.history(name), since=since, until=until)
 
@@ -125,8 +151,10 @@ class MonitoringReport:
     def _markers(self) -> list[Marker]:
         out = []
         for e in self.events:
-            if e.kind != "alias_move":
-                continue
+            if e.kind != "alias_move" or e.to_version is None:
+                continue  # alias removals (the shadow stopping) are not deployments
+            if e.alias == "shadow" or e.details.get("guard_of") is not None:
+                continue  # shadow traffic: told in "What happened", not drawn
             back = e.trigger in ("rollback", "guard")
             verb = "rollback" if back else "deploy"
             text = f"{verb}: {e.alias} -> v{e.to_version} ({e.created_at:%Y-%m-%d %H:%M})"
@@ -158,6 +186,7 @@ class MonitoringReport:
             for c in results
         ]
         statuses = ["skipped" if c is None else c.status for c in results]
+        bands = [_band(c) for c in results]
         x = [r.ran_at.timestamp() for r in self.runs]
         title = check if column is None else f"{column} · {check}"
         svg = line_chart(
@@ -165,16 +194,20 @@ class MonitoringReport:
             values,
             title=title,
             threshold=limit,
+            bands=bands if any(b is not None for b in bands) else None,
             statuses=statuses,
             markers=self._markers(),
             x_labels=(f"{self.runs[0].ran_at:%Y-%m-%d}", f"{self.runs[-1].ran_at:%Y-%m-%d}"),
         )
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["ran_at", "version", "check", "column", "value", line, "status"])
-        for run, v, t, s in zip(self.runs, values, limit, statuses, strict=True):
+        header = ["ran_at", "version", "check", "column", "value", line, "status"]
+        writer.writerow([*header, "band_lower", "band_upper"])
+        for run, v, t, s, b in zip(self.runs, values, limit, statuses, bands, strict=True):
+            low, high = (None, None) if b is None else b
+            when = run.ran_at.isoformat()
             writer.writerow(
-                [run.ran_at.isoformat(), run.version, check, column or "", _num(v), _num(t), s]
+                [when, run.version, check, column or "", _num(v), _num(t), s, _num(low), _num(high)]
             )
         worst = max(statuses, key=lambda s: _SEVERITY.get(s, 0))
         n_alerts = statuses.count("alert")
@@ -337,8 +370,9 @@ class MonitoringReport:
         return event.kind.replace("_", " ") + version
 
     def to_dict(self) -> dict[str, Any]:
-        """The data behind the page (JSON-safe): the runs without their checks' details,
-        every check's value per run, and the timeline."""
+        """The data behind the page (JSON-safe): the runs without their checks' details
+        (performance checks keep their band), every check's value per run, the timeline and
+        the summary's "What happened" lines."""
         return {
             "schema_version": SCHEMA_VERSION,
             "model": self.model,
@@ -363,6 +397,7 @@ class MonitoringReport:
                             "reference_value": c.reference_value,
                             "threshold": c.threshold,
                             "status": c.status,
+                            **({"band": list(band)} if (band := _band(c)) is not None else {}),
                         }
                         for c in r.checks
                     ],
@@ -370,6 +405,15 @@ class MonitoringReport:
                 for r in self.runs
             ],
             "events": [e.to_dict() for e in self._timeline()],
+            "story": [
+                {
+                    "at": line.at.isoformat(),
+                    "until": None if line.until is None else line.until.isoformat(),
+                    "kind": line.kind,
+                    "text": line.text,
+                }
+                for line in story(self.runs, self.events)
+            ],
         }
 
     # ------------------------------------------------------------------ rendering
@@ -383,6 +427,7 @@ class MonitoringReport:
             "until": self.until,
             "timeline": [(e, self._what(e)) for e in timeline if not self._routine(e)],
             "routine": [(e, self._what(e)) for e in timeline if self._routine(e)],
+            "story": story(self.runs, self.events),
             "json_uri": data_uri(
                 json.dumps(self.to_dict(), separators=(",", ":")), "application/json"
             ),
@@ -403,7 +448,6 @@ class MonitoringReport:
                 quality=quality,
                 quality_more=quality_more,
                 quality_quiet=quality_quiet,
-                story=story(self.runs, self.events),
                 coverage=self._coverage(),
                 detectors=detectors,
                 firings=firings,

@@ -39,6 +39,7 @@ _FAMILY_NAMES = {
 }
 _FAMILY_ORDER = ("performance", "concept_drift", "drift", "quality", "monitor")
 _MAX_ITEMS = 6
+MAX_LINES = 40
 _DRIFT_DEFAULTS = {"drift.wasserstein", "drift.jensen_shannon"}
 _MODEL_COLUMNS = {"drift.prediction": "model output", "drift.target": "target"}
 
@@ -85,12 +86,14 @@ class Episode:
 @dataclass(frozen=True, slots=True)
 class StoryLine:
     """One dated line: ``kind`` is ``alert``, ``deploy``, ``rollback``, ``shadow``,
-    ``retrain``, ``gate`` or ``failure``; ``until`` ends a multi-run alert line."""
+    ``retrain``, ``gate``, ``failure`` or ``more``; ``until`` ends a multi-run alert line,
+    whose ``runs`` counts its alerting runs."""
 
     at: datetime
     kind: str
     text: str
     until: datetime | None = None
+    runs: int = 0
 
 
 @dataclass(slots=True)
@@ -156,25 +159,27 @@ def _day(at: datetime) -> str:
 
 
 def _alert_text(group: Sequence[Episode]) -> str:
-    by_family: dict[str, list[str]] = {}
+    by_family: dict[str, dict[str, float | None]] = {}
     for e in group:
-        by_family.setdefault(e.family, []).append(e.label())
+        by_family.setdefault(e.family, {})[e.label()] = e.peak
     parts = []
     for family in sorted(
         by_family, key=lambda f: _FAMILY_ORDER.index(f) if f in _FAMILY_ORDER else 99
     ):
-        labels = sorted(set(by_family[family]))
-        shown = ", ".join(labels[:_MAX_ITEMS])
+        peaks = by_family[family]
+        labels = sorted(peaks)
+        shown = ", ".join(
+            label if peaks[label] is None else f"{label} {peaks[label]:.3g}"
+            for label in labels[:_MAX_ITEMS]
+        )
         if len(labels) > _MAX_ITEMS:
             shown += f" and {len(labels) - _MAX_ITEMS} more"
         parts.append(f"{_FAMILY_NAMES.get(family, family)}: {shown}")
     first = group[0]
     if first.runs == 1:
-        span = "alerted in one run" + (" (the latest)" if first.ongoing else "")
+        span = "the latest run" if first.ongoing else "one run"
     else:
-        span = f"alerted in {first.runs} runs, {_day(first.start)} to {_day(first.end)}"
-        if first.ongoing:
-            span += ", still alerting"
+        span = f"{first.runs} runs" + (", still alerting" if first.ongoing else "")
     return "; ".join(parts) + f" ({span})"
 
 
@@ -218,19 +223,43 @@ def _event_line(e: Event) -> StoryLine | None:
     return None
 
 
-def story(runs: Sequence[StoredRun], events: Sequence[Event]) -> list[StoryLine]:
+def story(
+    runs: Sequence[StoredRun], events: Sequence[Event], *, max_lines: int = MAX_LINES
+) -> list[StoryLine]:
     """The period's alert episodes and consequential events as dated lines, in time order
-    (at the same time, alerts come before the events they led to)."""
+    (at the same time, alerts come before the events they led to).
+
+    Past ``max_lines``, every event line is kept and the alert lines of the fewest runs are
+    dropped (a flapping check makes many short episodes); a last line says how many."""
     lines: list[tuple[datetime, int, int, StoryLine]] = []
     groups: dict[tuple[datetime, datetime, bool], list[Episode]] = {}
     for e in episodes(runs):
         groups.setdefault((e.start, e.end, e.ongoing), []).append(e)
     for (start, end, _), group in groups.items():
-        line = StoryLine(start, "alert", _alert_text(group), None if start == end else end)
+        line = StoryLine(
+            start, "alert", _alert_text(group), None if start == end else end, group[0].runs
+        )
         lines.append((start, 0, len(lines), line))
     for event in events:
         made = _event_line(event)
         if made is not None:
             lines.append((made.at, 1, len(lines), made))
     lines.sort(key=lambda item: item[:3])
-    return [line for *_, line in lines]
+    told = [line for *_, line in lines]
+    if len(told) <= max_lines:
+        return told
+    alerts = [i for i, line in enumerate(told) if line.kind == "alert"]
+    room = max(0, max_lines - 1 - (len(told) - len(alerts)))
+    by_size = sorted(alerts, key=lambda i: (-told[i].runs, i))
+    dropped = set(by_size[room:])
+    kept = [line for i, line in enumerate(told) if i not in dropped]
+    last = told[-1].until or told[-1].at
+    kept.append(
+        StoryLine(
+            last,
+            "more",
+            f"and {len(dropped)} shorter alert episodes not listed: the charts below show "
+            "every alerting run",
+        )
+    )
+    return kept

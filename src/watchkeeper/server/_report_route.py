@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -42,7 +43,10 @@ _ISO = (
     "an ISO 8601 date or time (2024-01-31, 2024-01-31T12:00, 2024-01-31T12:00:00+02:00; "
     "naive = UTC)"
 )
-_CACHE = {"Cache-Control": "no-cache"}
+_CACHE = {"Cache-Control": "private, no-cache"}
+# Reports render one at a time in their own thread: a burst of report requests queues here
+# instead of taking the default executor's threads from model loading and alias polling.
+_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchkeeper-report")
 # The page has no script and loads nothing: say so, so a browser refuses anything else.
 _HTML_HEADERS = {
     "Content-Security-Policy": (
@@ -214,8 +218,13 @@ async def report(
     """The model's monitoring report: drift per feature, performance, data quality, label
     coverage, detector firings and the timeline of deployments and decisions."""
     state: ServerState = request.app.state.wk
-    if state.tokens.admin is not None:
-        state.tokens.check(state.tokens.admin, authorization, "Admin endpoints")
+    tokens = state.tokens
+    if tokens.admin is not None:
+        tokens.check(tokens.admin, authorization, "Admin endpoints")
+    elif tokens.predict is not None:
+        # No admin token, but clients must authenticate: the report is not more open than
+        # the prediction routes.
+        tokens.check(tokens.predict, authorization, "The report (without an admin token)")
     start, stop = parse_moment(since, "since"), parse_moment(until, "until")
     if start is not None and stop is not None and start >= stop:
         raise RequestError(
@@ -223,6 +232,7 @@ async def report(
             f"until must be after since. Got since={since!r} and until={until!r}.",
             field="until",
         )
-    return await asyncio.to_thread(
-        _answer, state.project, name, start, stop, output_format, if_none_match
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        _RENDERER, _answer, state.project, name, start, stop, output_format, if_none_match
     )
