@@ -273,6 +273,23 @@ def test_without_an_admin_token_a_required_predict_token_guards_the_report(
         assert allowed.headers["cache-control"] == "private, no-cache"
 
 
+def test_without_a_period_the_report_shows_the_last_30_days(folder: Path) -> None:
+    later = T2 + timedelta(days=31)  # both runs are older than 30 days by then
+    with (
+        Project(folder, clock=SimulatedClock(later)) as project,
+        TestClient(create_app(project, environ={})) as client,
+    ):
+        default = client.get(URL)
+        assert default.status_code == 200
+        assert "No monitor runs yet" in default.text
+        data = client.get(URL, params={"format": "json"}).json()
+        midnight = later.replace(hour=0, minute=0, second=0)
+        assert data["since"] == (midnight - timedelta(days=30)).isoformat()
+        assert data["until"] is None
+        explicit = client.get(URL, params={"since": (T1 - timedelta(days=1)).isoformat()})
+        assert "Runs<b>2</b>" in explicit.text
+
+
 # ---------------------------------------------------------------------------- ETag
 
 

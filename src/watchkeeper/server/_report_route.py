@@ -1,9 +1,11 @@
 """``GET /v1/models/{name}/report``: a model's :class:`~watchkeeper.report.MonitoringReport`.
 
 The page is built at each request from the stored monitor runs and the model's audit history,
-so runs made by the schedule, the CLI or another replica show up at once. When
+so runs made by the schedule, the CLI or another replica show up at once. Without ``since`` or
+``until`` it covers the last :data:`DEFAULT_DAYS` days (from midnight UTC), so it stays a
+readable size however long the history grows. When
 ``WATCHKEEPER_ADMIN_TOKEN`` is set the route needs it (it shows the model's data); without it,
-the route is open like the prediction routes.
+it needs the prediction token when ``serve.require_predict_token`` is on, and is open otherwise.
 
 Rendering reads the database and draws SVG, so it runs in a worker thread. The response carries
 ``Cache-Control: no-cache`` and an ``ETag`` made from what the page depends on (the newest run
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -44,6 +46,7 @@ _ISO = (
     "naive = UTC)"
 )
 _CACHE = {"Cache-Control": "private, no-cache"}
+DEFAULT_DAYS = 30  # the period shown when the request names none
 # Reports render one at a time in their own thread: a burst of report requests queues here
 # instead of taking the default executor's threads from model loading and alias polling.
 _RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchkeeper-report")
@@ -206,7 +209,13 @@ def _answer(
 async def report(
     request: Request,
     name: str,
-    since: Annotated[str | None, Query(description=f"Runs from this time: {_ISO}.")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            description=f"Runs from this time: {_ISO}. Without since and until: the last "
+            f"{DEFAULT_DAYS} days, from midnight UTC."
+        ),
+    ] = None,
     until: Annotated[str | None, Query(description=f"Runs before this time: {_ISO}.")] = None,
     output_format: Annotated[
         Format,
@@ -226,6 +235,15 @@ async def report(
         # the prediction routes.
         tokens.check(tokens.predict, authorization, "The report (without an admin token)")
     start, stop = parse_moment(since, "since"), parse_moment(until, "until")
+    if start is None and stop is None:
+        # The latest report: the last DEFAULT_DAYS days, from midnight UTC, so the page (and
+        # its ETag) stays the same all day and its size does not grow with the history.
+        today = (
+            state.project.clock.now()
+            .astimezone(UTC)
+            .replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        start = today - timedelta(days=DEFAULT_DAYS)
     if start is not None and stop is not None and start >= stop:
         raise RequestError(
             "invalid_parameter",
