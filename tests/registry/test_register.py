@@ -125,6 +125,43 @@ def test_baseline_and_metrics_come_from_the_model_on_validation_data(
     assert report.summary.drifted_columns
 
 
+def test_a_multiclass_model_is_registered_with_one_score_column_per_class(
+    project: Project,
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 3_000
+    X = pd.DataFrame({"usage": rng.normal(size=n), "tenure": rng.normal(size=n)})
+    noisy = X.usage + rng.normal(scale=0.5, size=n)
+    y = np.where(noisy > 0.5, "high", np.where(noisy < -0.5, "low", "mid"))
+    model = LogisticRegression().fit(X.iloc[:2_000], y[:2_000])
+    reference = X.iloc[:2_000].assign(segment=y[:2_000])
+    validation = X.iloc[2_000:].assign(segment=y[2_000:])
+    version = project.register(
+        "segments", model, reference=reference, validation=validation, target="segment"
+    )
+    proba = [f"prediction_proba_{c}" for c in ("high", "low", "mid")]
+    assert version.data_info["outputs"] == {"prediction": "prediction", "proba": proba}
+    baseline = project.load_baseline("segments", version.version)
+    expected = model.predict(validation[["usage", "tenure"]])
+    values = version.metrics["values"]
+    assert values["accuracy"] == pytest.approx(
+        accuracy_score(validation.segment, expected), rel=1e-12
+    )
+    scores = model.predict_proba(validation[["usage", "tenure"]])
+    assert values["log_loss"] == pytest.approx(
+        log_loss(validation.segment, scores, labels=list(model.classes_)), rel=1e-9
+    )
+    # A window scored by the model compares against the stored baseline, per class.
+    window = X.iloc[2_000:].assign(
+        segment=y[2_000:],
+        prediction=expected,
+        **{column: scores[:, k] for k, column in enumerate(proba)},
+    )
+    report = baseline.compare(window)
+    accuracy = next(c for c in report.checks if c.check == "performance.accuracy")
+    assert accuracy.value == pytest.approx(values["accuracy"], rel=1e-12)
+
+
 def test_metrics_from_the_reference_without_validation(
     project: Project, churn_data: dict[str, pd.DataFrame], churn_models: list[Any]
 ) -> None:

@@ -13,7 +13,8 @@ Task inference (``task=None``): a categorical or boolean target, or any ``predic
 column, means classification; an integer target whose predictions (if any) take only values the
 target takes, with at most 20 distinct values, is classification too; any other numeric target
 is regression. Binary needs exactly two classes; multiclass scores come from one
-``prediction_proba`` column per class, named ``proba_<class>`` (or just ``<class>``).
+``prediction_proba`` column per class, named ``prediction_proba_<class>`` (what ``register``
+adds), ``proba_<class>`` or just ``<class>``.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ def infer_label_spec(
     if prediction is not None:
         labels |= set(_column_labels(cols, prediction))
     if task == "multiclass" or len(proba) > 1:
-        proba_classes = [p.removeprefix("proba_") for p in proba]
+        proba_classes = [_proba_class(p) for p in proba]
         labels |= set(proba_classes)
         classes = tuple(sorted(labels))
         order = {c: i for i, c in enumerate(classes)}
@@ -243,3 +244,12 @@ def _infer_task(
     if (schema[target].discrete or integral) and few and predicted_ok and len(labels) >= 2:
         return "binary" if len(labels) == 2 else "multiclass"
     return "regression"
+
+
+def _proba_class(column: str) -> str:
+    """The class a multiclass score column is about: its name without the
+    ``prediction_proba_`` or ``proba_`` prefix (the longer one first)."""
+    for prefix in ("prediction_proba_", "proba_"):
+        if column.startswith(prefix) and len(column) > len(prefix):
+            return column[len(prefix) :]
+    return column
