@@ -419,3 +419,24 @@ def test_a_25_feature_report_stays_small(tmp_path: Path) -> None:
     page = Page(html)
     assert len(page.charts) == 25
     assert len(html.encode("utf-8")) < 1_000_000
+
+
+def test_csv_downloads_quote_texts_a_spreadsheet_would_run() -> None:
+    rng = np.random.default_rng(1)
+    formula = '=HYPERLINK("http://x","y")'
+    reference = pd.DataFrame({"c": rng.choice(["a", "-b"], 500), "v": rng.normal(-5, 1, 500)})
+    current = pd.DataFrame(
+        {"c": rng.choice(["a", "-b", formula], 400), "v": rng.normal(-5, 1, 400)}
+    )
+    page = Page(watchkeeper.compare(reference, current).to_html())
+    downloads = page.downloads()
+    (categories,) = [uri for name, uri in downloads.items() if name.startswith("distribution-c")]
+    names = {r["category"] for r in rows_of(categories)}
+    assert "'" + formula in names
+    assert "'-b" in names
+    assert formula not in names
+    # numbers stay numbers, negative ones included
+    (numeric,) = [uri for name, uri in downloads.items() if name.startswith("distribution-v")]
+    first = rows_of(numeric)[0]
+    assert first["bin_start"].startswith("-")
+    assert float(first["bin_start"]) < -6

@@ -15,12 +15,16 @@ imported only when a page is rendered.
 from __future__ import annotations
 
 import base64
+import csv
+import io
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from jinja2 import Environment
 
-__all__ = ["WRAPPER", "data_uri", "environment", "slug"]
+__all__ = ["WRAPPER", "csv_text", "data_uri", "environment", "slug"]
 
 WRAPPER = "watchkeeper-report"
 """The class of the element that wraps a page's content; every style rule is under it."""
@@ -47,6 +51,40 @@ def environment() -> Environment:
 def data_uri(payload: str, media: str) -> str:
     """``payload`` (UTF-8) as a base64 ``data:`` URI of type ``media``, for a download link."""
     return f"data:{media};base64," + base64.b64encode(payload.encode()).decode("ascii")
+
+
+# A spreadsheet reads a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_cell(value: object) -> object:
+    """``value``, with a text that a spreadsheet would run as a formula quoted by a leading
+    apostrophe (column and category names come from the monitored data); numbers, and texts
+    that are numbers such as ``-0.5``, are left as they are."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """``header`` and ``rows`` as CSV text (``\n`` line ends), formula-like texts quoted.
+
+    Examples
+    --------
+    >>> print(csv_text(["category", "share"], [["=HYPERLINK(1)", -0.5], ["-1", "-x"]]), end="")
+    category,share
+    '=HYPERLINK(1),-0.5
+    -1,'-x
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([_safe_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()
 
 
 def slug(text: str) -> str:

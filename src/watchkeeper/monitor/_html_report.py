@@ -21,8 +21,6 @@ Jinja2's autoescaping. Jinja2 is imported only when a page is rendered.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from watchkeeper._html import data_uri, environment, slug
+from watchkeeper._html import csv_text, data_uri, environment, slug
 from watchkeeper._html._distribution import category_chart, histogram_chart
 from watchkeeper.monitor._format import (
     clean,
@@ -195,11 +193,7 @@ def look_first(checks: Sequence[CheckResult], limit: int = MAX_FIRST) -> list[Ch
 
 
 def _rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return csv_text(header, rows)
 
 
 def _share(count: int, total: int) -> float:

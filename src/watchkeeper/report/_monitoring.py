@@ -9,8 +9,6 @@ of the numbers it draws, and the page carries one JSON download of all of it.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from watchkeeper._html import data_uri, environment, slug
+from watchkeeper._html import csv_text, data_uri, environment, slug
 from watchkeeper._html._svg import Marker, bar_chart, line_chart
 from watchkeeper.report._story import story
 
@@ -199,16 +197,15 @@ class MonitoringReport:
             markers=self._markers(),
             x_labels=(f"{self.runs[0].ran_at:%Y-%m-%d}", f"{self.runs[-1].ran_at:%Y-%m-%d}"),
         )
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
         header = ["ran_at", "version", "check", "column", "value", line, "status"]
-        writer.writerow([*header, "band_lower", "band_upper"])
+        table = []
         for run, v, t, s, b in zip(self.runs, values, limit, statuses, bands, strict=True):
             low, high = (None, None) if b is None else b
             when = run.ran_at.isoformat()
-            writer.writerow(
+            table.append(
                 [when, run.version, check, column or "", _num(v), _num(t), s, _num(low), _num(high)]
             )
+        text = csv_text([*header, "band_lower", "band_upper"], table)
         worst = max(statuses, key=lambda s: _SEVERITY.get(s, 0))
         n_alerts = statuses.count("alert")
         note = f"{n_alerts} alert(s) in {len(self.runs)} runs" if n_alerts else ""
@@ -217,7 +214,7 @@ class MonitoringReport:
             title,
             Markup(svg),  # built by _svg, which escapes every text
             filename,
-            data_uri(buffer.getvalue(), "text/csv"),
+            data_uri(text, "text/csv"),
             worst,
             note,
         )
@@ -312,7 +309,7 @@ class MonitoringReport:
             return [], rows
         names = sorted(counts)
         svg = bar_chart(names, [float(counts[n]) for n in names], title="concept-drift firings")
-        text = "detector,firings\n" + "".join(f"{n},{counts[n]}\n" for n in names)
+        text = csv_text(["detector", "firings"], [[n, counts[n]] for n in names])
         chart = _Chart(
             "detectors",
             "Concept-drift detector firings (runs in which each detector fired)",
