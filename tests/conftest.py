@@ -6,6 +6,8 @@ with the reason."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,3 +118,16 @@ def drifted_churn_project(folder: Path, *, n_train: int, n_window: int) -> None:
                 for k, y in zip(window.customer_id, window.churned, strict=True)
             ],
         )
+
+
+def stop_process_group(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM a process started with ``start_new_session=True`` and its children, then
+    SIGKILL them if they are still there after 30 s."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)

@@ -353,10 +353,21 @@ def test_alias_move_annotations(
     assert {"model", "alias", "trigger"} <= set(annotation["tagKeys"].split(","))
 
 
-def test_every_query_parses_as_promql(dashboard: dict[str, Any], tmp_path: Path) -> None:
+def _check_rules(path: Path) -> subprocess.CompletedProcess[str]:
+    """``promtool check rules PATH`` (skips when promtool is not installed)."""
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool is not installed (Debian package prometheus; .ci/run installs it)")
+    return subprocess.run(
+        [promtool, "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_every_query_parses_as_promql(dashboard: dict[str, Any], tmp_path: Path) -> None:
     queries = _queries(dashboard)
     rules = [
         {"record": f"dashboard_query_{i}", "expr": substitute(q.expr)}
@@ -364,13 +375,7 @@ def test_every_query_parses_as_promql(dashboard: dict[str, Any], tmp_path: Path)
     ]
     path = tmp_path / "dashboard_rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
-    result = subprocess.run(
-        [promtool, "check", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _check_rules(path)
     output = result.stdout + result.stderr
     if result.returncode != 0:
         # Name the query behind each rule promtool refused.
@@ -383,18 +388,9 @@ def test_every_query_parses_as_promql(dashboard: dict[str, Any], tmp_path: Path)
 
 def test_promtool_rejects_a_broken_query(tmp_path: Path) -> None:
     """The PromQL check above fails on a bad expression (the check is not vacuous)."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian package prometheus; .ci/run installs it)")
     expr = substitute('sum by (model (rate(watchkeeper_requests_total{model=~"$model"}[1m]))')
     path = tmp_path / "broken.yml"
     rule = {"record": "broken", "expr": expr}
     path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [rule]}]}))
-    result = subprocess.run(
-        [promtool, "check", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _check_rules(path)
     assert result.returncode != 0

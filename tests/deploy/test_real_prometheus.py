@@ -5,9 +5,7 @@ alert goes pending for the drifted feature (its expression returns it)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -19,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
+from tests.conftest import stop_process_group
 from tests.server.conftest import ServerProcess, make_project, rows, split_body
 
 from watchkeeper.datasets import churn, train_churn_model
@@ -120,13 +119,7 @@ class PrometheusProcess:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
+        stop_process_group(self.process)
         self._log_file.close()
 
 

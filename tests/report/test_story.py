@@ -42,7 +42,6 @@ def test_an_episode_spans_consecutive_alerting_runs_and_keeps_its_peak() -> None
     first, second = episodes(runs)
     assert (first.start, first.end, first.runs, first.ongoing) == (day(1), day(3), 3, False)
     assert first.peak == 0.5
-    assert first.threshold == 0.1
     assert (second.start, second.end, second.runs, second.ongoing) == (day(5), day(5), 1, True)
 
 

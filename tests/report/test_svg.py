@@ -109,15 +109,6 @@ def test_no_values_says_so() -> None:
     assert parse(line_chart([], [], title="empty")) is not None
 
 
-def test_band_is_drawn_inside() -> None:
-    root = parse(line_chart([0, 1, 2], [0.2, 0.4, 0.9], title="b", band=(0.3, 0.6)))
-    (band,) = (r for r in root.iter(f"{NS}rect") if r.attrib["class"] == "band")
-    top, height = float(band.attrib["y"]), float(band.attrib["height"])
-    assert height > 0
-    assert inside(root, float(band.attrib["x"]), top)
-    assert inside(root, float(band.attrib["x"]), top + height)
-
-
 def test_text_is_escaped() -> None:
     hostile = '<script>alert("x")</script> & "q"'
     svg = line_chart(

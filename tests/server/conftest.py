@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from tests.conftest import stop_process_group
 
 from watchkeeper.datasets import CHURN_FEATURES, churn, train_churn_model
 
@@ -198,13 +199,7 @@ class ServerProcess:
         self._close()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
+        stop_process_group(self.process)
         self._close()
 
     def _close(self) -> None:

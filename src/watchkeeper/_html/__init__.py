@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 from typing import TYPE_CHECKING
 
@@ -24,28 +25,20 @@ if TYPE_CHECKING:
 
     from jinja2 import Environment
 
-__all__ = ["WRAPPER", "csv_text", "data_uri", "environment", "slug"]
-
-WRAPPER = "watchkeeper-report"
-"""The class of the element that wraps a page's content; every style rule is under it."""
-
-_ENVIRONMENT: list[Environment] = []
+__all__ = ["csv_text", "data_uri", "environment", "slug"]
 
 
+@functools.cache
 def environment() -> Environment:
     """The Jinja2 environment over this package's templates (autoescaped; built once)."""
-    if not _ENVIRONMENT:
-        from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader, select_autoescape
 
-        _ENVIRONMENT.append(
-            Environment(
-                loader=PackageLoader("watchkeeper._html", "templates"),
-                autoescape=select_autoescape(default=True, default_for_string=True),
-                trim_blocks=True,
-                lstrip_blocks=True,
-            )
-        )
-    return _ENVIRONMENT[0]
+    return Environment(
+        loader=PackageLoader("watchkeeper._html", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def data_uri(payload: str, media: str) -> str:

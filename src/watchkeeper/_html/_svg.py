@@ -2,7 +2,7 @@
 
 Rendered on the server, so a report needs no JavaScript and no chart library: a line chart
 (one series over time, an optional dashed threshold or reference line, an optional shaded
-band, alert and warning points marked, vertical event lines) and a bar chart. Points whose
+band per point, alert and warning points marked, vertical event lines) and a bar chart. Points whose
 value is None or not finite are skipped and break the line; every text is XML-escaped.
 """
 
@@ -71,7 +71,6 @@ def line_chart(
     *,
     title: str,
     threshold: Sequence[float | None] | None = None,
-    band: tuple[float, float] | None = None,
     bands: Sequence[tuple[float, float] | None] | None = None,
     statuses: Sequence[str] | None = None,
     markers: Sequence[Marker] = (),
@@ -91,8 +90,6 @@ def line_chart(
         The chart's accessible title.
     threshold
         A second series drawn as a dashed line (a threshold or reference value per point).
-    band
-        ``(low, high)``: a shaded horizontal band (an acceptable range).
     bands
         One ``(low, high)`` or None per point: a shaded band that follows the points (an
         acceptable range that changes from run to run); it breaks where a point has none.
@@ -120,8 +117,6 @@ def line_chart(
             raise ValueError(f"line_chart: {what} has {len(seq)} items; x has {n}.")
     shown = [v for v in y if _finite(v)]
     limits = [v for v in (threshold or ()) if _finite(v)]
-    if band is not None:
-        limits += [v for v in band if _finite(v)]
     band_points = [b if b is not None and all(_finite(v) for v in b) else None for b in bands or ()]
     limits += [v for b in band_points if b is not None for v in b]
     parts = _open(title, width, height, "line")
@@ -147,12 +142,6 @@ def line_chart(
         f'<rect class="frame" x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}" '
         'fill="none" stroke="#ccc"/>'
     )
-    if band is not None and all(_finite(v) for v in band):
-        top, bottom = py(max(band)), py(min(band))
-        parts.append(
-            f'<rect class="band" x="{_LEFT}" y="{_fmt(top)}" width="{plot_w}" '
-            f'height="{_fmt(bottom - top)}" fill="#2a9d8f" fill-opacity="0.12"/>'
-        )
     parts += _band_polygons(x, band_points, px, py)
     for text, at in ((_label(y_hi), _TOP + 8), (_label(y_lo), _TOP + plot_h)):
         parts.append(

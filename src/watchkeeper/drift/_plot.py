@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from watchkeeper.stats.binning import quantiles_sorted
+from watchkeeper.stats.binning import bin_counts, quantiles_sorted
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -88,9 +88,10 @@ def _bin_counts(sorted_values: FloatArray, edges: FloatArray) -> list[int]:
     Bins are ``[a, b)`` except the last, ``[a, b]``: the same as ``numpy.histogram`` of the
     values clipped to ``[edges[0], edges[-1]]``.
     """
-    inner = np.searchsorted(sorted_values, edges[1:-1], side="left")
-    bounds = np.concatenate(([0], inner, [sorted_values.shape[0]]))
-    return [int(c) for c in np.diff(bounds)]
+    counts = bin_counts(sorted_values, edges, presorted=True)  # with an overflow bin each end
+    counts[1] += counts[0]
+    counts[-2] += counts[-1]
+    return [int(c) for c in counts[1:-1]]
 
 
 def numeric_histogram(

@@ -31,6 +31,7 @@ __all__ = [
     "FAMILY_TITLES",
     "HEADERS",
     "MISSING",
+    "MODEL_DRIFT_CHECKS",
     "NUMERIC_COLUMNS",
     "SEVERITY_ORDER",
     "Section",
@@ -40,6 +41,7 @@ __all__ = [
     "display_width",
     "format_number",
     "format_p_value",
+    "is_feature_drift",
     "ordered",
     "sections",
     "status_phrase",
@@ -274,3 +276,18 @@ def truncate(text: str, width: int) -> str:
         out.append(ch)
         used += w
     return "".join(out) + "…"
+
+
+MODEL_DRIFT_CHECKS = {"drift.prediction": "prediction", "drift.target": "target"}
+"""Drift checks on the model's own columns, not on its input features (and their role)."""
+
+
+def is_feature_drift(check: CheckResult) -> bool:
+    """Whether ``check`` is the drift of an input feature column (not of the prediction or
+    the target, not dataset-level), by its name and the role recorded in its details."""
+    return (
+        check.family == "drift"
+        and check.column is not None
+        and check.check not in MODEL_DRIFT_CHECKS
+        and check.details.get("role", "feature") == "feature"
+    )

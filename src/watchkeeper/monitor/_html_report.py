@@ -31,12 +31,15 @@ from markupsafe import Markup
 from watchkeeper._html import csv_text, data_uri, environment, slug
 from watchkeeper._html._distribution import category_chart, histogram_chart
 from watchkeeper.monitor._format import (
+    MODEL_DRIFT_CHECKS,
     clean,
     format_number,
     format_p_value,
+    is_feature_drift,
     ordered,
     status_phrase,
 )
+from watchkeeper.monitor._summary import _effect
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -49,7 +52,6 @@ __all__ = ["features", "look_first", "render_document", "render_fragment", "what
 MAX_FIRST = 10
 _SEVERITY = {"alert": 0, "warning": 1, "ok": 2, "skipped": 3}
 _FAMILY_RANK = {"performance": 0, "drift": 1, "quality": 2}
-_MODEL_CHECKS = {"drift.prediction": "prediction", "drift.target": "target"}
 _KNOWN_METADATA = (
     ("n_reference", "Reference rows"),
     ("n_current", "Current rows"),
@@ -78,10 +80,6 @@ class Feature:
     ok_names: tuple[str, ...]  # and the short names of those that are
 
 
-def _effect(check: CheckResult) -> float:
-    return float("-inf") if check.value is None else check.value
-
-
 def _name(check: CheckResult) -> str:
     """``out_of_range on tenure`` or ``pca_reconstruction``: a short label for a sentence."""
     short = clean(check.check.split(".", 1)[-1])
@@ -91,15 +89,6 @@ def _name(check: CheckResult) -> str:
 def _listing(names: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _is_feature_drift(check: CheckResult) -> bool:
-    return (
-        check.family == "drift"
-        and check.column is not None
-        and check.check not in _MODEL_CHECKS
-        and check.details.get("role", "feature") == "feature"
-    )
 
 
 def what_changed(checks: Sequence[CheckResult], dataset_drift: bool | None) -> list[str]:
@@ -137,7 +126,7 @@ def what_changed(checks: Sequence[CheckResult], dataset_drift: bool | None) -> l
 
 
 def _drift_sentence(group: Sequence[CheckResult], dataset_drift: bool | None) -> str:
-    features = [c for c in group if _is_feature_drift(c) and c.status != "skipped"]
+    features = [c for c in group if is_feature_drift(c) and c.status != "skipped"]
     parts = []
     alerts = sorted((c for c in features if c.status == "alert"), key=_effect, reverse=True)
     warns = sorted((c for c in features if c.status == "warning"), key=_effect, reverse=True)
@@ -149,7 +138,7 @@ def _drift_sentence(group: Sequence[CheckResult], dataset_drift: bool | None) ->
     if warns:
         names = [clean(c.column or "") for c in warns]
         parts.append(f"{len(warns)} more warn ({_listing(names)})")
-    for check, role in _MODEL_CHECKS.items():
+    for check, role in MODEL_DRIFT_CHECKS.items():
         hits = [
             clean(c.column or "")
             for c in group
@@ -172,7 +161,7 @@ def _drift_rank(check: CheckResult) -> int:
     """Feature columns, then the model's own columns, then dataset-level drift."""
     if check.column is None:
         return 2
-    return 1 if check.check in _MODEL_CHECKS else 0
+    return 1 if check.check in MODEL_DRIFT_CHECKS else 0
 
 
 def look_first(checks: Sequence[CheckResult], limit: int = MAX_FIRST) -> list[CheckResult]:
@@ -192,10 +181,6 @@ def look_first(checks: Sequence[CheckResult], limit: int = MAX_FIRST) -> list[Ch
     return problems[:limit]
 
 
-def _rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    return csv_text(header, rows)
-
-
 def _share(count: int, total: int) -> float:
     return count / total if total else 0.0
 
@@ -207,7 +192,7 @@ def _histogram(column: str, data: Mapping[str, Any]) -> tuple[str, str]:
         labels = (format_number(edges[0] + 0.5), format_number(edges[-1] - 0.5))
     svg = histogram_chart(edges, ref, cur, title=f"{column}: reference vs current", x_labels=labels)
     n_ref, n_cur = sum(ref), sum(cur)
-    table = _rows(
+    table = csv_text(
         ("bin_start", "bin_end", "reference_count", "current_count", "reference_share",
          "current_share"),
         [
@@ -245,7 +230,7 @@ def _distribution(column: str, data: Mapping[str, Any]) -> tuple[str, str]:
     rows += [(label, 0, c, repr(0.0), repr(_share(c, n_cur)), "true") for label, c in extra]
     header = ("category", "reference_count", "current_count", "reference_share",
               "current_share", "unseen")  # fmt: skip
-    return svg, _rows(header, rows)
+    return svg, csv_text(header, rows)
 
 
 def _facts(check: CheckResult) -> tuple[tuple[str, str], ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,8 @@ from markupsafe import Markup
 
 from watchkeeper._html import csv_text, data_uri, environment, slug
 from watchkeeper._html._svg import Marker, bar_chart, line_chart
-from watchkeeper.report._story import story
+from watchkeeper.monitor._format import is_feature_drift
+from watchkeeper.report._story import StoryLine, is_shadow_move, story
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,8 +41,6 @@ MAX_FIRST = 10
 # What to look at first: performance, then drift, then quality, then the rest.
 _RANK = {"performance": 0, "drift": 1, "quality": 2}
 _SEVERITY = {"alert": 2, "warning": 1}
-# Feature drift excludes the model's own columns (prediction and target drift).
-_NOT_FEATURES = {"drift.prediction", "drift.target"}
 _TIMELINE = {
     "alias_move",
     "deploy_failed",
@@ -137,11 +137,8 @@ class MonitoringReport:
         until: datetime | None = None,
     ) -> MonitoringReport:
         """``name``'s runs with ``since <= ran_at < until`` and its history in that period."""
-        from watchkeeper.clock import as_utc
         from watchkeeper.ops._history import load_runs
 
-        since = None if since is None else as_utc(since)
-        until = None if until is None else as_utc(until)
         runs = load_runs(project.database, name, since=since, until=until, with_checks=True)
         return cls(name, runs, project.history(name), since=since, until=until)
 
@@ -151,7 +148,7 @@ class MonitoringReport:
         for e in self.events:
             if e.kind != "alias_move" or e.to_version is None:
                 continue  # alias removals (the shadow stopping) are not deployments
-            if e.alias == "shadow" or e.details.get("guard_of") is not None:
+            if is_shadow_move(e):
                 continue  # shadow traffic: told in "What happened", not drawn
             back = e.trigger in ("rollback", "guard")
             verb = "rollback" if back else "deploy"
@@ -231,14 +228,7 @@ class MonitoringReport:
         )
 
     def _drift(self) -> tuple[list[_Chart], int]:
-        found = self._series(
-            lambda c: (
-                c.family == "drift"
-                and c.column is not None
-                and c.check not in _NOT_FEATURES
-                and c.details.get("role", "feature") == "feature"
-            )
-        )
+        found = self._series(is_feature_drift)
         per_column: dict[str | None, int] = {}
         for _, column in found:
             per_column[column] = per_column.get(column, 0) + 1
@@ -332,6 +322,11 @@ class MonitoringReport:
         )
         return flagged[:MAX_FIRST]
 
+    @cached_property
+    def _story(self) -> list[StoryLine]:
+        """The summary's "What happened" lines (built once: the page and its JSON share them)."""
+        return story(self.runs, self.events)
+
     def _timeline(self) -> list[Event]:
         """The period's deployments, rollbacks, retrains, gates and decisions, oldest first
         (policy decisions to do nothing are left out)."""
@@ -409,7 +404,7 @@ class MonitoringReport:
                     "kind": line.kind,
                     "text": line.text,
                 }
-                for line in story(self.runs, self.events)
+                for line in self._story
             ],
         }
 
@@ -424,7 +419,7 @@ class MonitoringReport:
             "until": self.until,
             "timeline": [(e, self._what(e)) for e in timeline if not self._routine(e)],
             "routine": [(e, self._what(e)) for e in timeline if self._routine(e)],
-            "story": story(self.runs, self.events),
+            "story": self._story,
             "json_uri": data_uri(
                 json.dumps(self.to_dict(), separators=(",", ":")), "application/json"
             ),

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from watchkeeper.registry._records import Event
     from watchkeeper.results import CheckResult
 
-__all__ = ["Episode", "StoryLine", "episodes", "story"]
+__all__ = ["Episode", "StoryLine", "episodes", "is_shadow_move", "story"]
 
 _FAMILY_NAMES = {
     "drift": "drift",
@@ -60,7 +60,6 @@ class Episode:
     runs: int
     ongoing: bool
     peak: float | None
-    threshold: float | None
 
     @property
     def family(self) -> str:
@@ -102,7 +101,6 @@ class _Open:
     end: datetime
     runs: int
     peak: float | None
-    threshold: float | None
 
     def take(self, check: CheckResult) -> None:
         """Extend with another alerting run; keep the value farthest from the reference."""
@@ -127,7 +125,7 @@ def episodes(runs: Sequence[StoredRun]) -> list[Episode]:
 
     def close(key: tuple[str, str | None], ongoing: bool) -> None:
         o = opened.pop(key)
-        done.append(Episode(key[0], key[1], o.start, o.end, o.runs, ongoing, o.peak, o.threshold))
+        done.append(Episode(key[0], key[1], o.start, o.end, o.runs, ongoing, o.peak))
 
     for run in ordered:
         alerting: dict[tuple[str, str | None], bool] = {}
@@ -140,7 +138,7 @@ def episodes(runs: Sequence[StoredRun]) -> list[Episode]:
                 continue
             state = opened.get(key)
             if state is None:
-                opened[key] = _Open(run.ran_at, run.ran_at, 1, c.value, c.threshold)
+                opened[key] = _Open(run.ran_at, run.ran_at, 1, c.value)
             else:
                 state.take(c)
                 state.end = run.ran_at
@@ -152,10 +150,6 @@ def episodes(runs: Sequence[StoredRun]) -> list[Episode]:
         close(key, ongoing=opened[key].end == latest)
     done.sort(key=lambda e: (e.start, e.check, e.column or ""))
     return done
-
-
-def _day(at: datetime) -> str:
-    return at.strftime("%d %b")
 
 
 def _alert_text(group: Sequence[Episode]) -> str:
@@ -183,10 +177,15 @@ def _alert_text(group: Sequence[Episode]) -> str:
     return "; ".join(parts) + f" ({span})"
 
 
+def is_shadow_move(event: Event) -> bool:
+    """Whether an alias move starts or stops shadow traffic (not a deployment)."""
+    return event.alias == "shadow" or (event.details or {}).get("guard_of") is not None
+
+
 def _event_line(e: Event) -> StoryLine | None:
     version = f"version {e.version}" if e.version is not None else "a version"
     if e.kind == "alias_move":
-        if e.alias == "shadow" or (e.details or {}).get("guard_of") is not None:
+        if is_shadow_move(e):
             if e.to_version is None:
                 return StoryLine(
                     e.created_at, "shadow", f"shadow traffic to v{e.from_version} stopped"
